@@ -1,0 +1,25 @@
+// One function per CLI mode: `yolocpp MODE key=value ...` parses the settings and calls run_MODE.
+// Each mode lives in its own cli/mode_<name>.cpp. Modes not implemented yet fall back to the weak
+// definitions in mode_stubs.cpp, which say so and exit non-zero (no fake output).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "yolocpp/config/settings.hpp"
+
+namespace yolocpp::cli {
+
+using config::Settings;
+
+int run_train(const Settings& s);
+int run_val(const Settings& s);
+int run_predict(const Settings& s);
+int run_export(const Settings& s);
+int run_check(const Settings& s);
+int run_pack(const Settings& s);
+int run_synth(const Settings& s);
+int run_info(const Settings& s);
+// cloud has sub-commands (train, attach, logs, ls, down, gc): they arrive in `sub`.
+int run_cloud(const std::string& sub, const Settings& s);
+
+}  // namespace yolocpp::cli

@@ -1,0 +1,42 @@
+// Typed settings with Ultralytics' names and defaults (cfg/default.yaml, compiled in).
+// Values are kept as their YAML scalar text and converted on access, so `yolocpp cfg` and args.yaml print
+// exactly what the user gave; every set() is validated against the key's type and range.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace yolocpp::config {
+
+class Settings {
+ public:
+  // Every key of cfg/default.yaml at its default.
+  static Settings defaults();
+  // Parses the key=value tokens that follow the mode on the command line. `cfg=FILE` (if present) is
+  // applied first, then the other tokens in order. Throws ConfigError (unknown key with a did-you-mean,
+  // wrong type or range naming the key, the value and what is allowed).
+  static Settings from_args(const std::vector<std::string>& tokens);
+
+  void set(const std::string& key, const std::string& value);  // validated
+  void load_yaml(const std::string& path);                      // overrides from a yaml file (validated)
+
+  bool has(const std::string& key) const;        // a known key
+  bool is_none(const std::string& key) const;    // None / null / empty
+  bool was_set(const std::string& key) const;    // given by the user (cfg= file or command line)
+  std::string str(const std::string& key) const; // "" when None
+  int64_t integer(const std::string& key) const;
+  double number(const std::string& key) const;
+  bool boolean(const std::string& key) const;    // True/False/true/false/1/0
+  std::vector<int64_t> int_list(const std::string& key) const;  // "640", "[640, 480]", "0,1"
+
+  std::vector<std::string> keys() const;         // in cfg/default.yaml order
+  std::string dump_yaml() const;                 // "key: value" lines in that order (args.yaml)
+
+ private:
+  std::vector<std::string> order_;
+  std::map<std::string, std::string> values_;
+  std::map<std::string, bool> set_by_user_;
+};
+
+}  // namespace yolocpp::config

@@ -1,0 +1,1 @@
+// Placeholder source for modules that have no .cpp of their own yet.
