@@ -1,6 +1,7 @@
 // Typed settings with Ultralytics' names and defaults (cfg/default.yaml, compiled in).
-// Values are kept as their YAML scalar text and converted on access, so `yolocpp cfg` and args.yaml print
-// exactly what the user gave; every set() is validated against the key's type and range.
+// Values are kept as canonical YAML scalar text (true/false, null, 10 for "10.0", [640, 480]) and converted on
+// access, so `yolocpp cfg` and args.yaml print what Ultralytics would; every set() is validated against the
+// key's type and range.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -32,6 +33,9 @@ class Settings {
 
   std::vector<std::string> keys() const;         // in cfg/default.yaml order
   std::string dump_yaml() const;                 // "key: value" lines in that order (args.yaml)
+
+  // The known setting closest to a mistyped one ("lr" -> "lr0"), or "" when none is close.
+  static std::string suggest(const std::string& unknown_key);
 
  private:
   std::vector<std::string> order_;
