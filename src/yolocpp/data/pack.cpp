@@ -1,0 +1,246 @@
+#include "yolocpp/data/pack.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include "yolocpp/util/error.hpp"
+#include "yolocpp/util/fs.hpp"
+#include "yolocpp/util/log.hpp"
+
+namespace yolocpp::data {
+
+namespace {
+
+constexpr const char* kManifest = "MANIFEST.sha256";
+constexpr const char* kComplete = ".yolocpp-unpacked";
+constexpr time_t kFixedMtime = 946684800;  // 2000-01-01: fixed so identical datasets give identical bytes
+
+bool ends_with(const std::string& s, const std::string& suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+// Name inside the archive: relative to the dataset root, or "_external/<absolute path>" for files that
+// live outside it (kept unique and still mapping images/ -> labels/ the same way).
+std::string arcname(const fs::path& p, const fs::path& root) {
+  fs::path rel = p.lexically_normal().lexically_relative(root);
+  std::string r = rel.generic_string();
+  if (!rel.empty() && r != ".." && r.rfind("../", 0) != 0) return r;
+  if (rel.empty() || r == ".") return ".";
+  return "_external" + fs::absolute(p).lexically_normal().generic_string();
+}
+
+std::string yaml_text(const DatasetInfo& ds, const std::map<std::string, std::vector<std::string>>& splits) {
+  YAML::Emitter e;
+  e << YAML::BeginMap;
+  e << YAML::Key << "path" << YAML::Value << ".";
+  for (const char* k : {"train", "val", "test", "minival"}) {
+    auto it = splits.find(k);
+    if (it == splits.end()) continue;
+    e << YAML::Key << k << YAML::Value;
+    if (it->second.size() == 1) {
+      e << it->second[0];
+    } else {
+      e << YAML::BeginSeq;
+      for (const auto& s : it->second) e << s;
+      e << YAML::EndSeq;
+    }
+  }
+  e << YAML::Key << "nc" << YAML::Value << ds.nc;
+  e << YAML::Key << "names" << YAML::Value << YAML::BeginMap;
+  for (size_t i = 0; i < ds.names.size(); ++i) e << YAML::Key << i << YAML::Value << ds.names[i];
+  e << YAML::EndMap;
+  if (ds.channels != 3) e << YAML::Key << "channels" << YAML::Value << ds.channels;
+  e << YAML::EndMap;
+  return "# Packed by `yolocpp pack`; paths are relative to this file's folder.\n" + std::string(e.c_str()) + "\n";
+}
+
+struct ArchiveWriter {
+  archive* a = archive_write_new();
+  ~ArchiveWriter() { archive_write_free(a); }
+  void check(int rc, const fs::path& out) {
+    if (rc < ARCHIVE_OK) throw IoError("writing archive " + out.string() + ": " + archive_error_string(a));
+  }
+};
+
+void add_entry(ArchiveWriter& w, const fs::path& out, const std::string& name, const std::string& data) {
+  std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
+  archive_entry_set_pathname(e.get(), name.c_str());
+  archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
+  archive_entry_set_filetype(e.get(), AE_IFREG);
+  archive_entry_set_perm(e.get(), 0644);
+  archive_entry_set_mtime(e.get(), kFixedMtime, 0);
+  archive_entry_set_uid(e.get(), 0);
+  archive_entry_set_gid(e.get(), 0);
+  w.check(archive_write_header(w.a, e.get()), out);
+  if (!data.empty() && archive_write_data(w.a, data.data(), data.size()) < 0)
+    throw IoError("writing archive " + out.string() + ": " + archive_error_string(w.a));
+}
+
+bool safe_name(const std::string& n) {
+  if (n.empty() || n[0] == '/') return false;
+  fs::path p(n);
+  for (const auto& c : p)
+    if (c == "..") return false;
+  return true;
+}
+
+}  // namespace
+
+PackResult pack_dataset(const DatasetInfo& ds, const fs::path& out) {
+  // name -> source file (or generated text); std::map keeps entries sorted for a deterministic archive.
+  std::map<std::string, fs::path> files;
+  std::map<std::string, std::string> generated;
+  std::map<std::string, std::vector<std::string>> split_entries;
+  for (const auto& sp : ds.splits) {
+    bool all_dirs = true;
+    for (const auto& s : sp.sources) all_dirs = all_dirs && fs::is_directory(s);
+    for (const auto& im : sp.images) {
+      files[arcname(im, ds.root)] = im;
+      fs::path lb = label_path_for(im);
+      if (fs::is_regular_file(lb)) files[arcname(lb, ds.root)] = lb;
+    }
+    if (all_dirs) {
+      for (const auto& s : sp.sources) split_entries[sp.name].push_back(arcname(s, ds.root));
+    } else {
+      // A .txt list becomes a fresh list of "./name" lines beside data.yaml (relocatable by construction).
+      std::string list;
+      for (const auto& im : sp.images) list += "./" + arcname(im, ds.root) + "\n";
+      std::string name = sp.name + ".txt";
+      generated[name] = list;
+      split_entries[sp.name].push_back(name);
+    }
+  }
+  generated["data.yaml"] = yaml_text(ds, split_entries);
+  for (const auto& [name, _] : generated)
+    if (files.count(name))
+      throw DataError("cannot pack " + ds.yaml.string() + ": the dataset has an image or label named '" + name +
+                      "' at its root, which the archive needs for itself; move it into a sub-folder");
+
+  std::map<std::string, std::string> sha;
+  for (const auto& [name, src] : files) sha[name] = util::sha256_file(src);
+  for (const auto& [name, text] : generated) sha[name] = util::sha256_hex(text);
+  std::string manifest;
+  for (const auto& [name, h] : sha) manifest += h + "  " + name + "\n";
+  generated[kManifest] = manifest;
+
+  std::map<std::string, std::pair<const fs::path*, const std::string*>> all;
+  for (const auto& [name, src] : files) all[name] = {&src, nullptr};
+  for (const auto& [name, text] : generated) all[name] = {nullptr, &text};
+
+  util::AtomicFile af(out);
+  {
+    ArchiveWriter w;
+    w.check(archive_write_set_format_pax_restricted(w.a), out);
+    w.check(archive_write_add_filter_gzip(w.a), out);
+    // No timestamp or file name in the gzip header: the bytes depend on the content only.
+    archive_write_set_filter_option(w.a, "gzip", "timestamp", nullptr);
+    w.check(archive_write_open_filename(w.a, af.temp_path().c_str()), out);
+    for (const auto& [name, src] : all) add_entry(w, out, name, src.first ? util::read_file(*src.first) : *src.second);
+    w.check(archive_write_close(w.a), out);
+  }
+  af.commit();
+
+  PackResult r;
+  r.archive = out;
+  r.files = all.size();
+  r.bytes = fs::file_size(out);
+  r.sha256 = util::sha256_file(out);
+  return r;
+}
+
+void verify_manifest(const fs::path& dir, const std::string& what) {
+  fs::path mf = dir / kManifest;
+  if (!fs::is_regular_file(mf))
+    throw DataError(what + " has no " + kManifest + ": it was not made by `yolocpp pack`; pack the dataset with it");
+  std::istringstream in(util::read_file(mf));
+  std::set<std::string> listed{kManifest, kComplete};
+  std::string line;
+  int ln = 0;
+  while (std::getline(in, line)) {
+    ++ln;
+    if (line.empty()) continue;
+    if (line.size() < 67 || line.compare(64, 2, "  ") != 0)
+      throw DataError(what + ": " + kManifest + " line " + std::to_string(ln) + " is malformed; re-create the archive");
+    std::string h = line.substr(0, 64), name = line.substr(66);
+    listed.insert(name);
+    fs::path p = dir / name;
+    if (!safe_name(name) || !fs::is_regular_file(p))
+      throw DataError(what + ": '" + name + "' is listed in " + kManifest + " but missing from the archive; "
+                      "re-create it with `yolocpp pack`");
+    if (util::sha256_file(p) != h)
+      throw DataError(what + ": '" + name + "' does not match its sha256 in " + kManifest +
+                      " (modified or damaged); re-create the archive with `yolocpp pack`");
+  }
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::string name = e.path().lexically_relative(dir).generic_string();
+    if (listed.count(name) || ends_with(name, ".cache")) continue;  // label caches are written after unpacking
+    throw DataError(what + ": '" + name + "' is not listed in " + kManifest +
+                    " (added after packing); re-create the archive with `yolocpp pack`");
+  }
+}
+
+void unpack(const fs::path& archive_path, const fs::path& dest) {
+  const std::string what = archive_path.string();
+  std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_all(a.get());
+  if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK)
+    throw DataError("cannot open dataset archive " + what + ": " + archive_error_string(a.get()));
+  fs::create_directories(dest);
+  archive_entry* e = nullptr;
+  int rc;
+  while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
+    std::string name = archive_entry_pathname(e);
+    if (name.rfind("./", 0) == 0) name = name.substr(2);
+    if (name.empty() || name == ".") continue;
+    auto type = archive_entry_filetype(e);
+    if (type == AE_IFDIR) continue;
+    if (!safe_name(name) || type != AE_IFREG)
+      throw DataError(what + ": refusing entry '" + name + "' (absolute path, '..', or not a regular file); "
+                      "this is not an archive made by `yolocpp pack`");
+    fs::path p = dest / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream o(p, std::ios::binary | std::ios::trunc);
+    if (!o) throw IoError("cannot write " + p.string() + " while unpacking " + what);
+    const void* buf;
+    size_t size;
+    la_int64_t off;
+    int r;
+    while ((r = archive_read_data_block(a.get(), &buf, &size, &off)) == ARCHIVE_OK)
+      o.write(static_cast<const char*>(buf), static_cast<std::streamsize>(size));
+    if (r != ARCHIVE_EOF) throw DataError(what + ": damaged archive at '" + name + "': " + archive_error_string(a.get()));
+  }
+  if (rc != ARCHIVE_EOF) throw DataError(what + ": damaged archive: " + archive_error_string(a.get()));
+  verify_manifest(dest, what);
+}
+
+fs::path unpack_cached(const fs::path& archive_path) {
+  std::string h = util::sha256_file(archive_path);
+  fs::path dest = util::cache_dir() / "datasets" / h.substr(0, 16);
+  if (fs::is_regular_file(dest / kComplete)) return dest;
+  fs::path tmp = dest.string() + ".tmp." + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  try {
+    unpack(archive_path, tmp);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  util::atomic_write(tmp / kComplete, archive_path.string() + "\n");
+  fs::remove_all(dest, ec);  // an interrupted earlier unpack
+  fs::rename(tmp, dest);
+  log::info("unpacked {} into {}", archive_path.string(), dest.string());
+  return dest;
+}
+
+}  // namespace yolocpp::data
