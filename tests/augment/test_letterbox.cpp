@@ -120,7 +120,7 @@ TEST(Letterbox, PadTableMatchesFixture) {
 }
 
 TEST(Letterbox, PixelsMatchGeometryOnOddPadding) {
-  // 101x57 into 64x64: r = 64/101, unpad (64, 36), dh = 28 -> 14/14; 100x61 -> unpad (64, 39): 12 top, 13 bottom.
+  // 100x61 (w x h) into 64x64: r = 0.64, unpad (64, 39), dh = 25 -> 12 top, 13 bottom (extra pixel below).
   cv::Mat im(61, 100, CV_8UC3, cv::Scalar(10, 20, 30));
   Letterboxed lb = letterbox(im, 64, 64);
   EXPECT_EQ(lb.new_unpad, cv::Size(64, 39));
