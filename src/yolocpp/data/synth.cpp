@@ -106,7 +106,7 @@ fs::path generate_synth(const SynthOptions& opt, SynthStats* stats) {
         std::string stem = fmt::format("{:06d}", i);
         std::vector<uchar> png;
         // Fixed compression parameters: PNG bytes are then a function of the pixels alone (for one zlib).
-        cv::imencode(".png", scene.image, png, {cv::IMWRITE_PNG_COMPRESSION, 3, cv::IMWRITE_PNG_STRATEGY,
+        cv::imencode(".png", scene.image, png, {cv::IMWRITE_PNG_COMPRESSION, 1, cv::IMWRITE_PNG_STRATEGY,
                                                 cv::IMWRITE_PNG_STRATEGY_DEFAULT});
         write_bytes(opt.out / "images" / split / (stem + ".png"), png.data(), png.size());
         std::string labels = synth_label_text(scene, opt.imgsz);

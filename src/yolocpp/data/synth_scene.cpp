@@ -458,16 +458,19 @@ std::vector<SynthSprite> layout(Rng& r, const Terrain& t, int imgsz, int zoom) {
     for (int k = 0; k < n; ++k) pl.add(kTree, cx, cy, unit * 4);
   }
   for (int k = r.uniform(0, 3); k > 0; --k) pl.add(kTree, pl.rx(), pl.ry(), 0);
-  // A village: houses with villagers working around them.
-  for (int k = r.uniform(0, 3); k > 0; --k) {
-    int hx = pl.rx(), hy = pl.ry();
-    pl.add(kHouse, hx, hy, 0);
-    for (int v = r.uniform(0, 3); v > 0; --v) pl.add(kVillager, hx, hy + unit, unit * 3);
+  // Villages: a few houses with villagers working around them.
+  for (int k = r.uniform(1, 2); k > 0; --k) {
+    int vx = pl.rx(), vy = pl.ry();
+    for (int h = r.uniform(1, 3); h > 0; --h) {
+      int hx = vx + r.uniform(-unit * 6, unit * 6), hy = vy + r.uniform(-unit * 3, unit * 3);
+      pl.add(kHouse, hx, hy, 0);
+      for (int v = r.uniform(0, 2); v > 0; --v) pl.add(kVillager, hx, hy + unit, unit * 3);
+    }
   }
   // Gold mines, sometimes with miners.
-  for (int k = r.uniform(0, 2); k > 0; --k) {
+  for (int k = r.uniform(1, 2); k > 0; --k) {
     int gx = pl.rx(), gy = pl.ry();
-    for (int g = r.uniform(1, 3); g > 0; --g) pl.add(kGold, gx, gy, unit * 2);
+    for (int g = r.uniform(1, 4); g > 0; --g) pl.add(kGold, gx, gy, unit * 2);
     for (int v = r.uniform(0, 3); v > 0; --v) pl.add(kVillager, gx, gy, unit * 2);
   }
   // Crowds: armies in tight formations and groups of villagers (overlaps are intended).
