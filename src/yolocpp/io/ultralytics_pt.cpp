@@ -1,0 +1,262 @@
+#include "yolocpp/io/ultralytics_pt.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "yolocpp/io/zip.hpp"
+#include "yolocpp/util/error.hpp"
+
+namespace yolocpp::io {
+
+using Kind = PValue::Kind;
+
+namespace {
+
+torch::ScalarType storage_dtype(const std::string& cls, const std::string& label) {
+  static const std::map<std::string, torch::ScalarType> m = {
+      {"torch.HalfStorage", torch::kHalf},   {"torch.FloatStorage", torch::kFloat},
+      {"torch.DoubleStorage", torch::kDouble}, {"torch.BFloat16Storage", torch::kBFloat16},
+      {"torch.LongStorage", torch::kLong},   {"torch.IntStorage", torch::kInt},
+      {"torch.ShortStorage", torch::kShort}, {"torch.CharStorage", torch::kChar},
+      {"torch.ByteStorage", torch::kByte},   {"torch.BoolStorage", torch::kBool},
+  };
+  auto it = m.find(cls);
+  if (it == m.end()) throw ModelError(label + ": unsupported tensor storage type '" + cls + "'; re-save the checkpoint with float/half weights");
+  return it->second;
+}
+
+std::string float_text(double f) {
+  if (std::isnan(f)) return ".nan";
+  if (std::isinf(f)) return f > 0 ? ".inf" : "-.inf";
+  std::string s = fmt::format("{}", f);  // shortest text that reads back to the same double
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string key_text(const PValue& k) {
+  switch (k.kind) {
+    case Kind::Str: return k.s;
+    case Kind::Int: return std::to_string(k.i);
+    case Kind::Bool: return k.b ? "true" : "false";
+    case Kind::Float: return float_text(k.f);
+    case Kind::None: return "null";
+    default: return k.type_name();
+  }
+}
+
+const PValue& dict_state(const PValue& module, const std::string& label, const std::string& where) {
+  if (!module.is(Kind::Object) || !module.state || !module.state->is(Kind::Dict))
+    throw ModelError(fmt::format("{}: '{}' is a {} without module state; the checkpoint is damaged or not a YOLO model",
+                                 label, where, module.type_name()));
+  return *module.state;
+}
+
+// state_dict order: a module's own parameters, its buffers (minus non-persistent ones), then its children.
+void collect(const PValue& module, const std::string& prefix, const std::string& label, UltralyticsCheckpoint& ck) {
+  const PValue& st = dict_state(module, label, prefix.empty() ? "model" : prefix.substr(0, prefix.size() - 1));
+  std::set<std::string> non_persistent;
+  if (auto np = st.attr("_non_persistent_buffers_set"))
+    for (auto& v : np->items)
+      if (v->is(Kind::Str)) non_persistent.insert(v->s);
+  for (const char* group : {"_parameters", "_buffers"}) {
+    auto d = st.attr(group);
+    if (!d) continue;
+    for (auto& [k, v] : d->entries) {
+      if (!k->is(Kind::Str) || v->is_none() || non_persistent.count(k->s)) continue;
+      if (!v->is(Kind::Tensor))
+        throw ModelError(fmt::format("{}: {}{} is a {}, expected a tensor; the checkpoint is damaged", label, prefix, k->s,
+                                     v->type_name()));
+      std::string name = prefix + k->s;
+      torch::Tensor t = v->tensor;
+      ck.stored_dtype[name] = t.scalar_type();
+      t = t.is_floating_point() ? t.to(torch::kFloat).contiguous() : t.contiguous().clone();
+      if (t.data_ptr() == v->tensor.data_ptr()) t = t.clone();  // never alias the raw storage buffer
+      ck.keys.push_back(name);
+      ck.state[name] = t;
+    }
+  }
+  if (auto mods = st.attr("_modules"))
+    for (auto& [k, v] : mods->entries)
+      if (k->is(Kind::Str) && !v->is_none()) collect(*v, prefix + k->s + ".", label, ck);
+}
+
+double as_number(const PValue& v, const std::string& label, const std::string& what) {
+  if (v.is(Kind::Float)) return v.f;
+  if (v.is(Kind::Int)) return static_cast<double>(v.i);
+  if (v.is(Kind::Bool)) return v.b ? 1.0 : 0.0;
+  throw ModelError(fmt::format("{}: {} is a {}, expected a number", label, what, v.type_name()));
+}
+
+OptimizerState read_optimizer(const PValue& opt, const std::string& label) {
+  OptimizerState os;
+  if (auto groups = opt.attr("param_groups")) {
+    for (auto& g : groups->items) {
+      OptimizerParamGroup pg;
+      for (auto& [k, v] : g->entries) {
+        if (!k->is(Kind::Str)) continue;
+        if (k->s == "params") {
+          for (auto& p : v->items) pg.params.push_back(static_cast<int64_t>(as_number(*p, label, "optimizer param index")));
+        } else if (v->is(Kind::Bool)) {
+          pg.flags[k->s] = v->b;
+        } else if (v->is(Kind::Float) || v->is(Kind::Int)) {
+          pg.values[k->s] = as_number(*v, label, "optimizer " + k->s);
+        } else if (v->is(Kind::Tuple) || v->is(Kind::List)) {  // e.g. Adam betas
+          for (size_t i = 0; i < v->items.size(); ++i)
+            pg.values[k->s + "." + std::to_string(i)] = as_number(*v->items[i], label, "optimizer " + k->s);
+        }
+      }
+      os.param_groups.push_back(std::move(pg));
+    }
+  }
+  if (auto state = opt.attr("state")) {
+    for (auto& [k, v] : state->entries) {
+      if (!k->is(Kind::Int)) continue;
+      auto& slot = os.state[k->i];
+      for (auto& [n, t] : v->entries)
+        if (n->is(Kind::Str) && t->is(Kind::Tensor)) slot[n->s] = t->tensor.contiguous().clone();
+    }
+  }
+  return os;
+}
+
+}  // namespace
+
+YAML::Node to_yaml(const PValue& v) {
+  switch (v.kind) {
+    case Kind::None: return YAML::Node(YAML::NodeType::Null);
+    case Kind::Bool: return YAML::Node(v.b);
+    case Kind::Int: return YAML::Node(static_cast<long long>(v.i));
+    case Kind::Float: return YAML::Node(float_text(v.f));
+    case Kind::Str: case Kind::Bytes: return YAML::Node(v.s);
+    case Kind::List: case Kind::Tuple: case Kind::Set: {
+      YAML::Node n(YAML::NodeType::Sequence);
+      for (auto& it : v.items) n.push_back(to_yaml(*it));
+      return n;
+    }
+    case Kind::Dict: {
+      YAML::Node n(YAML::NodeType::Map);
+      for (auto& [k, val] : v.entries) n[key_text(*k)] = to_yaml(*val);
+      return n;
+    }
+    case Kind::Object:
+      if (v.state && v.state->is(Kind::Dict)) return to_yaml(*v.state);
+      return YAML::Node(v.s);
+    case Kind::Tensor: {
+      YAML::Node n(YAML::NodeType::Sequence);
+      auto t = v.tensor.to(torch::kDouble).contiguous().flatten();
+      if (t.numel() <= 64)
+        for (int64_t i = 0; i < t.numel(); ++i) n.push_back(YAML::Node(float_text(t[i].item<double>())));
+      return n;
+    }
+    default: return YAML::Node(v.type_name());
+  }
+}
+
+PValuePtr load_torch_pickle(const std::string& path) {
+  ZipReader zip(std::filesystem::path{path});
+  const ZipEntry* pkl = zip.find_suffix("/data.pkl");
+  if (!pkl && zip.find("data.pkl")) pkl = zip.find("data.pkl");
+  if (!pkl)
+    throw ModelError(path + ": the archive has no data.pkl entry; it is not a torch.save checkpoint (or it is damaged): "
+                            "re-download or re-save it");
+  const std::string root = pkl->name.substr(0, pkl->name.size() - std::string("data.pkl").size());
+  const std::string bytes = zip.read(*pkl);
+  std::map<std::string, PValuePtr> storages;
+  PersistentLoad load = [&](const PValuePtr& pid) -> PValuePtr {
+    if (!pid->is(Kind::Tuple) || pid->items.size() < 5 || !pid->items[0]->is(Kind::Str) || pid->items[0]->s != "storage" ||
+        !pid->items[1]->is(Kind::Global) || !pid->items[2]->is(Kind::Str))
+      throw ModelError(path + ": a persistent id is not ('storage', class, key, location, numel); not a torch checkpoint");
+    const std::string key = pid->items[2]->s;
+    if (auto it = storages.find(key); it != storages.end()) return it->second;
+    torch::ScalarType dt = storage_dtype(pid->items[1]->s, path);
+    const std::string rec = root + "data/" + key;
+    if (!zip.find(rec))
+      throw ModelError(fmt::format("{}: storage record '{}' is missing from the archive; the file is incomplete: "
+                                   "re-download or re-save it",
+                                   path, rec));
+    std::string raw = zip.read(rec);
+    size_t es = c10::elementSize(dt);
+    if (raw.size() % es)
+      throw ModelError(fmt::format("{}: storage record '{}' has {} bytes, not a multiple of {}; the file is damaged", path,
+                                   rec, raw.size(), es));
+    int64_t numel = static_cast<int64_t>(raw.size() / es);
+    if (pid->items.size() > 4 && pid->items[4]->is(Kind::Int) && pid->items[4]->i > numel)
+      throw ModelError(fmt::format("{}: storage record '{}' holds {} elements but {} are declared; the file is truncated",
+                                   path, rec, numel, pid->items[4]->i));
+    auto v = std::make_shared<PValue>();
+    v->kind = Kind::Storage;
+    v->tensor = torch::empty({numel}, torch::TensorOptions().dtype(dt));
+    if (!raw.empty()) std::memcpy(v->tensor.data_ptr(), raw.data(), raw.size());  // records are little-endian, as is the host
+    storages.emplace(key, v);
+    return v;
+  };
+  return unpickle(bytes, path, load);
+}
+
+UltralyticsCheckpoint load_ultralytics_pt(const std::string& path) {
+  UltralyticsCheckpoint ck;
+  ck.path = path;
+  PValuePtr root = load_torch_pickle(path);
+  if (!root->is(Kind::Dict))
+    throw ModelError(path + ": the pickled object is a " + root->type_name() +
+                     ", not a checkpoint dict; save the model with Ultralytics or yolocpp");
+  for (auto& [k, v] : root->entries) ck.top_level_keys.push_back(key_text(*k));
+
+  // A bare state_dict (name -> tensor) is accepted too: it carries weights only.
+  bool all_tensors = !root->entries.empty();
+  for (auto& [k, v] : root->entries) all_tensors = all_tensors && k->is(Kind::Str) && v->is(Kind::Tensor);
+  if (all_tensors) {
+    auto wrapper = std::make_shared<PValue>();
+    wrapper->kind = Kind::Object;
+    wrapper->state = std::make_shared<PValue>();
+    wrapper->state->kind = Kind::Dict;
+    wrapper->state->entries.emplace_back(make_str("_parameters"), root);
+    collect(*wrapper, "", path, ck);
+    return ck;
+  }
+
+  PValuePtr net;
+  if (auto e = root->attr("ema"); e && e->is(Kind::Object)) { net = e; ck.from_ema = true; }
+  else if (auto m = root->attr("model"); m && m->is(Kind::Object)) net = m;
+  if (!net)
+    throw ModelError(path + ": the checkpoint has neither a 'model' nor an 'ema' network; it is not an Ultralytics "
+                            "detection checkpoint");
+  collect(*net, "", path, ck);
+  if (ck.state.empty()) throw ModelError(path + ": the network in this checkpoint has no weights");
+
+  if (auto y = net->attr("yaml"); y && y->is(Kind::Dict)) ck.yaml = to_yaml(*y);
+  if (auto n = net->attr("names")) {
+    if (n->is(Kind::Dict)) {
+      for (auto& [k, v] : n->entries)
+        if (k->is(Kind::Int) && v->is(Kind::Str)) ck.names[static_cast<int>(k->i)] = v->s;
+    } else if (n->is(Kind::List)) {
+      for (size_t i = 0; i < n->items.size(); ++i)
+        if (n->items[i]->is(Kind::Str)) ck.names[static_cast<int>(i)] = n->items[i]->s;
+    }
+  }
+  if (auto nc = net->attr("nc"); nc && nc->is(Kind::Int)) ck.nc = static_cast<int>(nc->i);
+  else if (ck.yaml["nc"]) ck.nc = ck.yaml["nc"].as<int>();
+  else ck.nc = static_cast<int>(ck.names.size());
+  if (auto s = net->attr("stride"); s && s->is(Kind::Tensor)) {
+    auto t = s->tensor.to(torch::kDouble).contiguous();
+    for (int64_t i = 0; i < t.numel(); ++i) ck.stride.push_back(t[i].item<double>());
+  }
+  if (auto a = net->attr("args")) ck.model_args = to_yaml(*a);
+
+  if (auto v = root->attr("train_args")) ck.train_args = to_yaml(*v);
+  if (auto v = root->attr("train_metrics")) ck.train_metrics = to_yaml(*v);
+  if (auto v = root->attr("train_results")) ck.train_results = to_yaml(*v);
+  if (auto v = root->attr("epoch"); v && v->is(Kind::Int)) ck.epoch = v->i;
+  if (auto v = root->attr("best_fitness"); v && (v->is(Kind::Float) || v->is(Kind::Int)))
+    ck.best_fitness = as_number(*v, path, "best_fitness");
+  if (auto v = root->attr("updates"); v && v->is(Kind::Int)) ck.updates = v->i;
+  if (auto v = root->attr("optimizer"); v && v->is(Kind::Dict)) ck.optimizer = read_optimizer(*v, path);
+  if (auto v = root->attr("date"); v && v->is(Kind::Str)) ck.date = v->s;
+  if (auto v = root->attr("version"); v && v->is(Kind::Str)) ck.version = v->s;
+  return ck;
+}
+
+}  // namespace yolocpp::io
