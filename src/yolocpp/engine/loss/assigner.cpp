@@ -118,15 +118,16 @@ AssignResult TaskAlignedAssigner::operator()(const torch::Tensor& pd_scores_in, 
   auto labels = gt_labels.to(torch::kLong).flatten().index({flat_idx}).clamp_(0);
   r.target_labels = labels;
   r.target_bboxes = gt_bboxes.view({-1, 4}).index({flat_idx});
-  auto one_hot = torch::zeros({B, A, nc_}, labels.options()).scatter_(2, labels.unsqueeze(-1), 1);
-  one_hot = torch::where(fg_mask.unsqueeze(-1), one_hot, torch::zeros({}, one_hot.options()));
 
   // Step 7: soft targets normalised per GT by its best overlap, using the final (one GT per anchor) mask.
   auto align_pos = align * mask_pos;
   auto pos_align_max = std::get<0>(align_pos.max(-1, /*keepdim=*/true));
   auto pos_overlap_max = std::get<0>((overlaps * mask_pos).max(-1, /*keepdim=*/true));
   auto norm = std::get<0>((align_pos * pos_overlap_max / (pos_align_max + eps_)).max(-2)).unsqueeze(-1);
-  r.target_scores = one_hot * norm;
+  // One-hot(label) * fg * norm, written straight into place: the products are exact (x·1, x·0), so this
+  // equals the reference's int64 one-hot tensor times norm without materialising [B, A, nc] twice.
+  r.target_scores = torch::zeros({B, A, nc_}, pd_scores.options())
+                        .scatter_(2, labels.unsqueeze(-1), norm * fg_mask.unsqueeze(-1).to(norm.scalar_type()));
   r.fg_mask = fg_mask;
   r.target_gt_idx = gt_idx;
   return r;
