@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 
 #include "yolocpp/metrics/boxes.hpp"
 #include "yolocpp/util/error.hpp"
@@ -23,36 +25,37 @@ torch::Tensor nms(const torch::Tensor& boxes_in, const torch::Tensor& scores_in,
   auto areas_t = ((x2_t - x1_t) * (y2_t - y1_t)).contiguous();
   const int64_t* order = order_t.data_ptr<int64_t>();
 
-  // Remaining candidates in visit order, packed so the sweep per kept box is a linear pass (cache friendly).
+  // Candidates packed in visit order, so the sweep per kept box is one branch-free linear pass the compiler
+  // vectorises (suppressed rows are re-tested harmlessly instead of being skipped with a branch).
   std::vector<float> x1(n), y1(n), x2(n), y2(n), ar(n);
-  std::vector<int64_t> idx(n);
   {
     const float *px1 = x1_t.data_ptr<float>(), *py1 = y1_t.data_ptr<float>();
     const float *px2 = x2_t.data_ptr<float>(), *py2 = y2_t.data_ptr<float>(), *pa = areas_t.data_ptr<float>();
     for (int64_t k = 0; k < n; ++k) {
       const int64_t i = order[k];
-      idx[k] = i, x1[k] = px1[i], y1[k] = py1[i], x2[k] = px2[i], y2[k] = py2[i], ar[k] = pa[i];
+      x1[k] = px1[i], y1[k] = py1[i], x2[k] = px2[i], y2[k] = py2[i], ar[k] = pa[i];
     }
   }
+  // torchvision compares the float32 IoU with the double threshold. For a float ovr, ovr > thr (double) is the
+  // same as ovr > f, f = the largest float <= thr (no float lies between them), which keeps the loop in float.
+  float thr = static_cast<float>(iou_thres);
+  if (static_cast<double>(thr) > iou_thres) thr = std::nextafter(thr, -std::numeric_limits<float>::infinity());
+  std::vector<uint8_t> suppressed(size_t(n), 0);
   std::vector<int64_t> keep;
   const size_t limit = max_keep < 0 ? size_t(n) : size_t(max_keep);
-  size_t m = size_t(n);
-  while (m > 0 && keep.size() < limit) {
-    // The first remaining row is the highest-scoring unsuppressed one: keep it, sweep the rest.
-    keep.push_back(idx[0]);
-    const float ix1 = x1[0], iy1 = y1[0], ix2 = x2[0], iy2 = y2[0], ia = ar[0];
-    size_t w = 0;
-    for (size_t j = 1; j < m; ++j) {
+  for (int64_t k = 0; k < n && keep.size() < limit; ++k) {
+    if (suppressed[size_t(k)]) continue;
+    keep.push_back(order[k]);
+    const float ix1 = x1[k], iy1 = y1[k], ix2 = x2[k], iy2 = y2[k], ia = ar[k];
+    uint8_t* sup = suppressed.data();
+    for (int64_t j = k + 1; j < n; ++j) {
       const float xx1 = std::max(ix1, x1[j]), yy1 = std::max(iy1, y1[j]);
       const float xx2 = std::min(ix2, x2[j]), yy2 = std::min(iy2, y2[j]);
       const float iw = std::max(0.0f, xx2 - xx1), ih = std::max(0.0f, yy2 - yy1);
       const float inter = iw * ih;
       const float ovr = inter / (ia + ar[j] - inter);  // torchvision: no eps, float32
-      if (static_cast<double>(ovr) > iou_thres) continue;  // suppressed
-      x1[w] = x1[j], y1[w] = y1[j], x2[w] = x2[j], y2[w] = y2[j], ar[w] = ar[j], idx[w] = idx[j];
-      ++w;
+      sup[j] |= static_cast<uint8_t>(ovr > thr);
     }
-    m = w;
   }
   return torch::tensor(keep, torch::kLong);
 }
@@ -80,23 +83,33 @@ std::vector<torch::Tensor> non_max_suppression(const torch::Tensor& prediction, 
     if (x.size(0) == 0) continue;
     auto box = xywh2xyxy(x.narrow(1, 0, 4));
     auto cls = x.narrow(1, 4, nc);
-    torch::Tensor det;
+    // Gather (row, class, score) first and build the [n,6] rows only for what survives the class filter and
+    // the max_nms cap: with conf 0.001 an untrained 80-class model yields ~670k pairs, most of them dropped here.
+    torch::Tensor rows, cls_id, score;
     if (multi_label) {
       // (anchor, class) pairs in row-major order, as torch.where returns them.
       auto ij = (cls > o.conf).nonzero();
-      auto i = ij.select(1, 0), j = ij.select(1, 1);
-      det = torch::cat({box.index_select(0, i), cls.index({i, j}).unsqueeze(1), j.to(torch::kFloat32).unsqueeze(1)}, 1);
+      rows = ij.select(1, 0), cls_id = ij.select(1, 1);
+      score = cls.index({rows, cls_id});
     } else {
-      auto [conf, j] = cls.max(1, /*keepdim=*/true);
-      det = torch::cat({box, conf, j.to(torch::kFloat32)}, 1).index({conf.view(-1) > o.conf});
+      auto [conf, j] = cls.max(1);
+      auto m = conf > o.conf;
+      rows = m.nonzero().select(1, 0), cls_id = j.index({m}), score = conf.index({m});
     }
     if (!o.classes.empty()) {
-      auto wanted = torch::tensor(o.classes, torch::kLong).to(torch::kFloat32);
-      det = det.index({(det.narrow(1, 5, 1) == wanted.unsqueeze(0)).any(1)});
+      auto wanted = torch::tensor(o.classes, torch::kLong);
+      auto m = (cls_id.unsqueeze(1) == wanted.unsqueeze(0)).any(1);
+      rows = rows.index({m}), cls_id = cls_id.index({m}), score = score.index({m});
     }
-    const int64_t n = det.size(0);
+    const int64_t n = score.size(0);
     if (n == 0) continue;
-    if (n > o.max_nms) det = det.index_select(0, det.select(1, 4).argsort(0, /*descending=*/true).narrow(0, 0, o.max_nms));
+    if (n > o.max_nms) {
+      // The max_nms highest scores. topk instead of a full argsort (6x faster on 670k pairs); the kept set is
+      // the same unless scores tie exactly at the cut, where the reference order is unspecified too.
+      auto top = std::get<1>(score.topk(o.max_nms, 0, /*largest=*/true, /*sorted=*/true));
+      rows = rows.index_select(0, top), cls_id = cls_id.index_select(0, top), score = score.index_select(0, top);
+    }
+    auto det = torch::cat({box.index_select(0, rows), score.unsqueeze(1), cls_id.to(torch::kFloat32).unsqueeze(1)}, 1);
     // Class offset: shifted float32 coordinates, exactly as the reference, so rounding at large offsets matches.
     auto c = det.narrow(1, 5, 1) * (o.agnostic ? 0 : o.max_wh);
     auto keep = nms(det.narrow(1, 0, 4) + c, det.select(1, 4), o.iou, o.max_det);
