@@ -66,6 +66,13 @@ TEST(MetricsAp, NumpyHelpers) {
   EXPECT_DOUBLE_EQ(np::trapz({0, 1, 2}, {0, 1, 2}), 2.0);
 }
 
+TEST(MetricsAp, RoundDecimalsLikePython) {
+  EXPECT_EQ(round_decimals(0.5119722777777779, 5), 0.51197);
+  EXPECT_EQ(round_decimals(2.675, 2), 2.67);  // 2.675 is 2.67499999... in binary, as Python rounds it
+  EXPECT_EQ(round_decimals(0.125, 2), 0.12);  // exact tie -> even
+  EXPECT_EQ(round_decimals(0.375, 2), 0.38);
+}
+
 TEST(MetricsMatch, LowestPredictionIndexWinsPerGt) {
   // One GT, two predictions of its class: pred 1 overlaps more, but pred 0 (higher confidence) is matched.
   auto iou = torch::tensor({0.6f, 0.9f}).view({1, 2});

@@ -3,10 +3,7 @@
 #include <torch/torch.h>
 
 #include "metrics/fixture.hpp"
-#include "yolocpp/metrics/ap.hpp"
-#include "yolocpp/metrics/boxes.hpp"
-#include "yolocpp/metrics/confusion.hpp"
-#include "yolocpp/metrics/report.hpp"
+#include "yolocpp/metrics/metrics.hpp"
 
 using namespace yolocpp::metrics;
 using yolocpp::test::rows_f32;
@@ -125,6 +122,13 @@ TEST(MetricsCase, ResultsDictFitnessAndMaps) {
     EXPECT_NEAR(v, res["results_dict"][k].get<double>(), kTol) << k;
   }
   EXPECT_NEAR(r.m.fitness(), 0.5119722777777779, kTol);
+  // Rounded as handed to the trainer: the README's 5-decimal values.
+  const auto rounded = r.m.results_dict(true);
+  EXPECT_EQ(rounded[0].second, 0.51607);
+  EXPECT_EQ(rounded[1].second, 0.52941);
+  EXPECT_EQ(rounded[2].second, 0.56378);
+  EXPECT_EQ(rounded[3].second, 0.50622);
+  EXPECT_EQ(rounded[4].second, 0.51197);
   const auto mr = r.m.mean_results();
   for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(mr[i], res["mean_results_P_R_mAP50_mAP50-95"][i].get<double>(), kTol);
   const auto maps = res["maps_per_class_index"].get<std::vector<double>>();

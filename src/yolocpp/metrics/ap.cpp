@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -247,12 +249,21 @@ ApResult ap_per_class(const std::vector<uint8_t>& tp, int64_t T, const std::vect
 
 double DetMetrics::fitness() const { return 0.0 * mp + 0.0 * mr + 0.1 * map50 + 0.9 * map; }
 
-std::vector<std::pair<std::string, double>> DetMetrics::results_dict() const {
-  return {{"metrics/precision(B)", mp},
-          {"metrics/recall(B)", mr},
-          {"metrics/mAP50(B)", map50},
-          {"metrics/mAP50-95(B)", map},
-          {"fitness", fitness()}};
+double round_decimals(double v, int ndigits) {
+  if (!std::isfinite(v)) return v;
+  // printf rounds the exact binary value (glibc), as Python's dtoa-based round() does; parse it back.
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%.*f", ndigits, v);
+  return std::strtod(buf, nullptr);
+}
+
+std::vector<std::pair<std::string, double>> DetMetrics::results_dict(bool round5) const {
+  auto r = [round5](double v) { return round5 ? round_decimals(v, 5) : v; };
+  return {{"metrics/precision(B)", r(mp)},
+          {"metrics/recall(B)", r(mr)},
+          {"metrics/mAP50(B)", r(map50)},
+          {"metrics/mAP50-95(B)", r(map)},
+          {"fitness", r(fitness())}};
 }
 
 DetMetrics det_metrics_from(const ApResult& r, int64_t nc) {

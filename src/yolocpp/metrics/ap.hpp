@@ -65,9 +65,13 @@ struct DetMetrics {
   std::array<double, 4> class_result(size_t i) const { return {p.at(i), r.at(i), ap50.at(i), ap.at(i)}; }
   // 8.3.x: 0.1 * mAP50 + 0.9 * mAP50-95.
   double fitness() const;
-  // metrics/precision(B), metrics/recall(B), metrics/mAP50(B), metrics/mAP50-95(B), fitness (unrounded).
-  std::vector<std::pair<std::string, double>> results_dict() const;
+  // metrics/precision(B), metrics/recall(B), metrics/mAP50(B), metrics/mAP50-95(B), fitness. Unrounded, or with
+  // round5 = true as the validator hands them to the trainer (Python round(x, 5)).
+  std::vector<std::pair<std::string, double>> results_dict(bool round5 = false) const;
 };
+
+// Python's round(v, ndigits): the exact binary value correctly rounded to decimals (ties to even).
+double round_decimals(double v, int ndigits);
 
 // Fills the DetMetrics means from an ApResult (Metric.update in Ultralytics).
 DetMetrics det_metrics_from(const ApResult& r, int64_t nc);
