@@ -1,0 +1,51 @@
+// A real OpenSSH server on 127.0.0.1 for the cloud tests: its own host key, authorized key, port and config
+// in a temporary folder, running as the current user. Sessions get HOME=<dir>/home (sshd SetEnv), so remote
+// jobs write under the fixture's folder, never into the real home directory.
+#pragma once
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/test_util.hpp"
+#include "yolocpp/cloud/ssh.hpp"
+
+namespace yolocpp::test {
+
+class SshdFixture {
+ public:
+  SshdFixture();   // creates keys and config, starts sshd
+  ~SshdFixture();  // stops sshd and every process it started
+  SshdFixture(const SshdFixture&) = delete;
+  SshdFixture& operator=(const SshdFixture&) = delete;
+
+  static bool available();  // /usr/sbin/sshd and ssh-keygen are installed
+
+  void start();              // same port; waits until it accepts connections
+  void stop();               // kills the listener and its per-connection children (drops live sessions)
+  void new_host_key();       // replaces the host key (takes effect at the next start())
+  bool running() const { return pid_ > 0; }
+
+  int port() const { return port_; }
+  const std::string& user() const { return user_; }
+  fs::path dir() const { return tmp_.path(); }
+  fs::path home() const { return tmp_.path() / "home"; }         // the remote $HOME
+  fs::path client_key() const { return tmp_.path() / "client_ed25519"; }
+  fs::path known_hosts() const { return tmp_.path() / "known_hosts"; }  // the client's pin file
+  std::string host_spec() const;  // user@127.0.0.1:port
+  cloud::SshTarget target() const;
+
+ private:
+  TempDir tmp_;
+  std::string user_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+#define YOLOCPP_REQUIRE_SSHD()                                                            \
+  do {                                                                                    \
+    if (!::yolocpp::test::SshdFixture::available())                                       \
+      GTEST_SKIP() << "OpenSSH server (/usr/sbin/sshd) is not installed: apt install openssh-server"; \
+  } while (0)
+
+}  // namespace yolocpp::test
