@@ -1,27 +1,229 @@
-// `yolocpp MODE key=value ...`: a thin dispatch to the library (owned by the config/CLI work).
+// `yolocpp MODE key=value ...`: a thin dispatch to the library. Usage text lives here so `yolocpp help` and
+// `yolocpp MODE help` stay next to the dispatch table they describe. Errors end as one `error: ...` line and
+// a non-zero exit (1 for a bad setting or a failed run, 2 for a bad command line), never a stack trace.
+#include <algorithm>
 #include <cstdio>
+#include <exception>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "cli/modes.hpp"
 #include "yolocpp/util/error.hpp"
+#include "yolocpp/version.hpp"
+
+namespace {
+
+using yolocpp::config::Settings;
+
+struct Mode {
+  const char* name;
+  const char* summary;
+  const char* settings;  // the settings that matter for this mode
+  const char* examples;
+};
+
+const std::vector<Mode>& modes() {
+  static const std::vector<Mode> m = {
+      {"train", "train a detection model on a dataset",
+       "model data epochs time patience batch imgsz device workers project name exist_ok pretrained optimizer "
+       "lr0 lrf momentum weight_decay warmup_epochs cos_lr close_mosaic resume amp fraction freeze seed "
+       "deterministic single_cls rect cache save_period val plots and the augmentation settings (hsv_h hsv_s "
+       "hsv_v degrees translate scale shear perspective flipud fliplr bgr mosaic mixup)",
+       "yolocpp train data=coco8.yaml model=yolo11n.pt epochs=100 imgsz=640\n"
+       "  yolocpp train data=my.yaml model=yolo11n.yaml batch=-1 patience=20 name=exp\n"
+       "  yolocpp train resume=True model=runs/detect/exp/weights/last.pt"},
+      {"val", "validate a model (mAP, precision, recall) on a dataset split",
+       "model data split batch imgsz conf iou max_det half device rect save_json plots project name",
+       "yolocpp val model=runs/detect/train/weights/best.pt data=coco8.yaml\n"
+       "  yolocpp val model=yolo11n.pt data=coco8.yaml split=test conf=0.001 iou=0.7"},
+      {"predict", "run a model on images, folders or videos",
+       "model source imgsz conf iou max_det classes agnostic_nms half device vid_stride save save_txt save_conf "
+       "save_crop show_labels show_conf show_boxes line_width project name",
+       "yolocpp predict model=yolo11n.pt source=bus.jpg\n"
+       "  yolocpp predict model=best.pt source=images/ conf=0.5 save_txt=True classes=[0,2]"},
+      {"export", "export a model to another format",
+       "model format imgsz batch half dynamic simplify opset optimize nms device",
+       "yolocpp export model=yolo11n.pt format=onnx\n"
+       "  yolocpp export model=best.pt format=torchscript imgsz=[480,640]"},
+      {"check", "check a dataset: images, labels, instances per class, problems",
+       "data single_cls",
+       "yolocpp check data=coco8.yaml\n"
+       "  yolocpp check            (the built-in demo dataset)"},
+      {"pack", "pack a dataset into one relocatable, verified .tar.gz",
+       "data out",
+       "yolocpp pack data=my.yaml out=my-dataset.tar.gz"},
+      {"synth", "generate the synthetic isometric demo dataset",
+       "out images seed imgsz val_fraction",
+       "yolocpp synth out=demo images=200 seed=0\n"
+       "  yolocpp synth out=small images=40 imgsz=320 val_fraction=0.25"},
+      {"cfg", "print the effective settings (defaults < cfg=FILE < command line) as yaml",
+       "cfg and any other setting",
+       "yolocpp cfg\n"
+       "  yolocpp cfg epochs=3 imgsz=320\n"
+       "  yolocpp cfg cfg=my.yaml > args.yaml"},
+      {"info", "print a model's layers, parameters and GFLOPs",
+       "model imgsz",
+       "yolocpp info model=yolo11n.yaml\n"
+       "  yolocpp info model=yolo11s.yaml imgsz=640"},
+      {"cloud", "run a training job on a rented cloud GPU (Lambda Cloud); sub-commands: train attach logs ls down gc",
+       "api_url gpu region budget max_hours host ssh_port ssh_key keep bootstrap instance export, plus every "
+       "train setting (forwarded to the remote `yolocpp train`)",
+       "yolocpp cloud train data=my.yaml model=yolo11n.pt epochs=100 gpu=gpu_1x_a100_sxm4 budget=5\n"
+       "  yolocpp cloud ls\n"
+       "  yolocpp cloud logs instance=<id>\n"
+       "  yolocpp cloud attach instance=<id>\n"
+       "  yolocpp cloud down instance=<id>\n"
+       "  yolocpp cloud gc"},
+  };
+  return m;
+}
+
+const std::vector<std::string>& cloud_subs() {
+  static const std::vector<std::string> s = {"train", "attach", "logs", "ls", "down", "gc"};
+  return s;
+}
+
+bool is_help(const std::string& a) { return a == "help" || a == "--help" || a == "-h"; }
+
+void print_usage() {
+  std::printf(
+      "yolocpp %s: YOLO11 detection training, validation, export and inference (Ultralytics-compatible "
+      "settings)\n\n"
+      "usage: yolocpp MODE key=value ...\n"
+      "       yolocpp cloud SUB key=value ...\n"
+      "       yolocpp MODE help      (settings and examples for one mode)\n"
+      "       yolocpp help | version\n\n"
+      "modes:\n",
+      YOLOCPP_VERSION);
+  for (const auto& m : modes()) std::printf("  %-8s %s\n", m.name, m.summary);
+  std::printf(
+      "\nSettings use Ultralytics' names and defaults (`yolocpp cfg` lists them all); cfg=FILE.yaml applies a\n"
+      "yaml of settings first, then the command line wins. Booleans: True/False.\n\n"
+      "examples:\n"
+      "  yolocpp train data=coco8.yaml model=yolo11n.pt epochs=10 imgsz=640\n"
+      "  yolocpp val model=runs/detect/train/weights/best.pt data=coco8.yaml\n"
+      "  yolocpp predict model=yolo11n.pt source=bus.jpg conf=0.25\n"
+      "  yolocpp export model=yolo11n.pt format=onnx\n"
+      "  yolocpp cfg epochs=3\n");
+}
+
+void print_mode_help(const Mode& m) {
+  std::printf("yolocpp %s: %s\n\nusage: yolocpp %s%s key=value ...\n\nsettings that matter: %s\n\nexamples:\n  %s\n",
+              m.name, m.summary, m.name, std::string(m.name) == "cloud" ? " SUB" : "", m.settings, m.examples);
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closest(const std::string& word, const std::vector<std::string>& names) {
+  std::string best;
+  size_t best_d = 3;  // at most 2 edits: "trian", "expot", "predcit"
+  for (const auto& n : names) {
+    size_t d = edit_distance(word, n);
+    if (d < best_d) best_d = d, best = n;
+  }
+  return best;
+}
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "error: %s\n", msg.c_str());
+  return 2;
+}
+
+std::vector<std::string> mode_names() {
+  std::vector<std::string> n;
+  for (const auto& m : modes()) n.push_back(m.name);
+  return n;
+}
+
+int dispatch(std::vector<std::string> args) {
+  namespace cli = yolocpp::cli;
+  if (args.empty()) {
+    print_usage();
+    return 2;
+  }
+  // Ultralytics accepts the task first (`yolo detect train ...`); detect is the only task here.
+  if (args[0] == "detect") args.erase(args.begin());
+  if (args.empty() || is_help(args[0])) {
+    print_usage();
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "version" || args[0] == "--version" || args[0] == "-V") {
+    std::printf("yolocpp %s\n", YOLOCPP_VERSION);
+    return 0;
+  }
+  if (args[0] == "segment" || args[0] == "classify" || args[0] == "pose" || args[0] == "obb")
+    return usage_error("task '" + args[0] + "' is not supported: yolocpp implements detection only (drop '" +
+                       args[0] + "')");
+
+  const std::string mode = args[0];
+  args.erase(args.begin());
+  const Mode* m = nullptr;
+  for (const auto& x : modes())
+    if (mode == x.name) m = &x;
+  if (!m) {
+    std::string hint = closest(mode, mode_names());
+    return usage_error("unknown mode '" + mode + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                       "; modes: train val predict export check pack synth cfg info cloud; see 'yolocpp help'");
+  }
+
+  std::string sub;
+  if (mode == "cloud") {
+    if (args.empty() || is_help(args[0])) {
+      print_mode_help(*m);
+      return args.empty() ? 2 : 0;
+    }
+    sub = args[0];
+    args.erase(args.begin());
+    if (std::find(cloud_subs().begin(), cloud_subs().end(), sub) == cloud_subs().end()) {
+      std::string hint = closest(sub, cloud_subs());
+      return usage_error("unknown cloud sub-command '" + sub + "'" +
+                         (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                         "; sub-commands: train attach logs ls down gc; see 'yolocpp cloud help'");
+    }
+  }
+  for (const auto& a : args)
+    if (is_help(a)) {
+      print_mode_help(*m);
+      return 0;
+    }
+
+  Settings s = Settings::from_args(args);
+  s.set("mode", mode);
+
+  if (mode == "train") return cli::run_train(s);
+  if (mode == "val") return cli::run_val(s);
+  if (mode == "predict") return cli::run_predict(s);
+  if (mode == "export") return cli::run_export(s);
+  if (mode == "check") return cli::run_check(s);
+  if (mode == "pack") return cli::run_pack(s);
+  if (mode == "synth") return cli::run_synth(s);
+  if (mode == "cfg") return cli::run_cfg(s);
+  if (mode == "info") return cli::run_info(s);
+  return cli::run_cloud(sub, s);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) {
-    std::printf("usage: yolocpp MODE key=value ...\n");
-    return 2;
-  }
   try {
-    std::string mode = args[0];
-    args.erase(args.begin());
-    auto s = yolocpp::config::Settings::from_args(args);
-    if (mode == "train") return yolocpp::cli::run_train(s);
-    if (mode == "check") return yolocpp::cli::run_check(s);
-    std::fprintf(stderr, "error: unknown mode '%s'\n", mode.c_str());
-    return 2;
+    return dispatch(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const yolocpp::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "error: internal error (unknown exception)\n");
   }
+  return 1;
 }

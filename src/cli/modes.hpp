@@ -19,6 +19,8 @@ int run_check(const Settings& s);
 int run_pack(const Settings& s);
 int run_synth(const Settings& s);
 int run_info(const Settings& s);
+// Prints the effective settings as yaml (cli/mode_cfg.cpp; always available, so no weak fallback).
+int run_cfg(const Settings& s);
 // cloud has sub-commands (train, attach, logs, ls, down, gc): they arrive in `sub`.
 int run_cloud(const std::string& sub, const Settings& s);
 

@@ -1,0 +1,131 @@
+// The CLI front door, run as a user would: exit codes and the one-line messages.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "common/test_util.hpp"
+
+namespace {
+// The built binary (a plain name: `yolocpp` is also the namespace).
+yolocpp::test::CmdResult cli(const std::string& args) { return yolocpp::test::yolocpp(args); }
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+int count_lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+}  // namespace
+
+TEST(Cli, HelpExitsZeroAndListsModes) {
+  for (const char* a : {"help", "--help", "-h"}) {
+    auto r = cli(a);
+    EXPECT_EQ(r.rc, 0) << a << "\n" << r.out;
+    for (const char* m : {"train", "val", "predict", "export", "check", "pack", "synth", "cfg", "info", "cloud"})
+      EXPECT_TRUE(has(r.out, std::string("  ") + m + " ")) << m << "\n" << r.out;
+  }
+}
+
+TEST(Cli, NoArgumentsPrintsUsageAndExitsTwo) {
+  auto r = cli("");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(has(r.out, "usage: yolocpp MODE key=value")) << r.out;
+}
+
+TEST(Cli, ModeHelpNamesItsSettings) {
+  auto r = cli("train help");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "yolocpp train data=")) << r.out;
+  EXPECT_TRUE(has(r.out, "patience")) << r.out;
+  r = cli("predict help");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_TRUE(has(r.out, "source")) << r.out;
+  r = cli("cloud help");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_TRUE(has(r.out, "budget")) << r.out;
+  EXPECT_TRUE(has(r.out, "yolocpp cloud ls")) << r.out;
+}
+
+TEST(Cli, VersionPrintsVersion) {
+  auto r = cli("version");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.out.rfind("yolocpp ", 0), 0u) << r.out;
+  EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(r.out[8]))) << r.out;
+}
+
+TEST(Cli, UnknownModeExitsTwoWithDidYouMean) {
+  auto r = cli("trian epochs=3");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(has(r.out, "error: unknown mode 'trian' (did you mean 'train'?)")) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  r = cli("expot");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(has(r.out, "did you mean 'export'")) << r.out;
+  r = cli("cloud lss");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(has(r.out, "did you mean 'ls'")) << r.out;
+}
+
+TEST(Cli, CfgPrintsEffectiveSettings) {
+  auto r = cli("cfg epochs=3");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "\nepochs: 3\n")) << r.out;
+  EXPECT_TRUE(has(r.out, "\nmode: cfg\n")) << r.out;
+  EXPECT_TRUE(has(r.out, "\nbatch: 16\n")) << r.out;
+  EXPECT_TRUE(has(r.out, "\nlr0: 0.01\n")) << r.out;
+  EXPECT_EQ(r.out.rfind("task: detect\n", 0), 0u) << r.out;
+  // The task may come first, as with Ultralytics' `yolo detect train`.
+  r = cli("detect cfg imgsz=320");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "\nimgsz: 320\n")) << r.out;
+}
+
+TEST(Cli, CfgFileThenCommandLine) {
+  yolocpp::test::TempDir dir;
+  {
+    std::ofstream f(dir / "my.yaml");
+    f << "epochs: 7\npatience: 5\n";
+  }
+  auto r = cli("cfg cfg=" + (dir / "my.yaml").string() + " patience=9");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "\nepochs: 7\n")) << r.out;
+  EXPECT_TRUE(has(r.out, "\npatience: 9\n")) << r.out;
+}
+
+TEST(Cli, BadSettingExitsOneNamingTheFix) {
+  auto r = cli("cfg lr=1");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.out, "error: unknown setting 'lr' (did you mean 'lr0'?)")) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  r = cli("cfg epochs=ten");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.out, "error: setting 'epochs' must be an integer, got 'ten'")) << r.out;
+  r = cli("train epochs 10");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.out, "epochs=VALUE")) << r.out;
+  // Settings are checked before a mode runs, so a typo never starts a long job.
+  r = cli("train fliplr=2");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_TRUE(has(r.out, "'fliplr'")) << r.out;
+}
+
+TEST(Cli, UnimplementedModesSayNotYetAvailable) {
+  // A mode whose strong run_X has not landed answers from its weak stub: non-zero exit, one line saying
+  // "not yet available". Landed modes are only required to fail cleanly on inputs that do not exist. Runs in
+  // a temporary folder so a landed mode that writes (synth) leaves nothing behind.
+  yolocpp::test::TempDir dir;
+  int stubs = 0;
+  for (const char* m : {"train", "val", "predict", "export", "info", "check", "pack", "synth", "cloud ls"}) {
+    auto r = yolocpp::test::run_cmd("cd '" + dir.path().string() + "' && " + YOLOCPP_BIN + " " + m +
+                                    " data=none.yaml model=none.pt source=none.jpg images=1 out=o instance=none");
+    if (has(r.out, "not yet available")) {
+      EXPECT_NE(r.rc, 0) << m << "\n" << r.out;
+      EXPECT_TRUE(has(r.out, "error: ")) << m << "\n" << r.out;
+      ++stubs;
+    }
+    EXPECT_FALSE(has(r.out, "terminate called")) << m << "\n" << r.out;
+    EXPECT_FALSE(has(r.out, "Segmentation")) << m << "\n" << r.out;
+  }
+  std::printf("%d of 9 modes still report 'not yet available'\n", stubs);
+}
+
+TEST(Cli, UnsupportedTaskIsAClearError) {
+  auto r = cli("segment train");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(has(r.out, "detection only")) << r.out;
+}
