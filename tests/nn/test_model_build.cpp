@@ -220,3 +220,33 @@ TEST(NnModel, BadInputShapeIsAnError) {
   auto m = nn::build_model("yolo11n.yaml");
   EXPECT_THROW(m->forward_raw(torch::zeros({1, 4, 64, 64})), ModelError);
 }
+
+// The CLI is built by the e2e target; this unit folder does not force that (large) link.
+#define REQUIRE_CLI()                                                                             \
+  do {                                                                                            \
+    if (!std::filesystem::exists(YOLOCPP_BIN)) GTEST_SKIP() << "build yolocpp_cli to run " YOLOCPP_BIN; \
+  } while (0)
+
+TEST(NnInfoCli, PrintsLayerTableAndSummary) {
+  REQUIRE_CLI();
+  auto r = yolocpp::test::yolocpp("info model=yolo11n.yaml");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("YOLO11n summary: 319 layers, 2,624,080 parameters, 2,624,064 gradients, 6.6 GFLOPs"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("C2PSA"), std::string::npos);
+  EXPECT_NE(r.out.find("[80, [64, 128, 256]]"), std::string::npos);
+  auto s = yolocpp::test::yolocpp("info model=yolo11s.yaml imgsz=320");
+  ASSERT_EQ(s.rc, 0) << s.out;
+  EXPECT_NE(s.out.find("YOLO11s summary: 319 layers, 9,458,752 parameters, 9,458,736 gradients, 5.4 GFLOPs at imgsz 320x320"),
+            std::string::npos) << s.out;
+}
+
+TEST(NnInfoCli, BadModelIsOneClearError) {
+  REQUIRE_CLI();
+  auto r = yolocpp::test::yolocpp("info model=yolo77q.yaml");
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.out.find("error: model=yolo77q.yaml: no such file"), std::string::npos) << r.out;
+  auto p = yolocpp::test::yolocpp("info model=yolo11n.pt");
+  EXPECT_NE(p.rc, 0);
+  EXPECT_NE(p.out.find("loading .pt in info is not yet available"), std::string::npos) << p.out;
+}

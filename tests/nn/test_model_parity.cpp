@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "nn_test_util.hpp"
 
@@ -139,4 +141,32 @@ TEST(NnParity, FusedMatchesUnfused) {
   // Ultralytics' own fuse moves boxes by <= 2e-3 px and scores by <= 1.2e-5 on these inputs.
   check_eval(*m, "320", 1e-3, 1e-2, 1e-4);
   check_eval(*m, "256x2", 1e-3, 1e-2, 1e-4);
+}
+
+// Per-layer output statistics of Ultralytics' eval forward at 320 (yolo11n_forward.json): pinpoints the
+// first diverging block if anything above fails.
+TEST(NnParity, PerLayerStatsMatchUltralytics) {
+  YOLOCPP_REQUIRE_SHARED();
+  std::ifstream in(fixtures_dir() / "yolo11n_forward.json");
+  auto j = nlohmann::json::parse(in);
+  auto m = fixture_model();
+  ThreadsLikeFixtures threads;
+  torch::NoGradGuard g;
+  auto outs = m->forward_layers(input("input_320_u8"));
+  const auto& layers = j.at("layers_eval_320");
+  ASSERT_EQ(outs.size(), layers.size());
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const auto& L = layers[i];
+    const auto& t = outs[i];
+    EXPECT_EQ(t.sizes().vec(), L.at("shape").get<std::vector<int64_t>>()) << "layer " << i;
+    const double sum = t.to(torch::kDouble).sum().item<double>();
+    const double abs_sum = t.to(torch::kDouble).abs().sum().item<double>();
+    EXPECT_NEAR(sum, L.at("sum").get<double>(), 1e-5 * abs_sum + 1e-3) << "layer " << i;
+    EXPECT_NEAR(abs_sum, L.at("abs_sum").get<double>(), 1e-5 * abs_sum + 1e-3) << "layer " << i;
+    EXPECT_NEAR(t.max().item<double>(), L.at("max").get<double>(), 1e-4 * std::abs(L.at("max").get<double>()) + 1e-5) << "layer " << i;
+    auto first8 = L.at("first8").get<std::vector<double>>();
+    auto flat = t.flatten();
+    for (size_t k = 0; k < first8.size(); ++k)
+      EXPECT_NEAR(flat[static_cast<int64_t>(k)].item<double>(), first8[k], 1e-4 * std::abs(first8[k]) + 1e-5) << "layer " << i;
+  }
 }

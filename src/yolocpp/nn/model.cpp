@@ -381,7 +381,16 @@ void DetectionModelImpl::build(int ch) {
   if (detect_.is_empty()) throw ModelError(fmt::format("{}: the last layer must be Detect", file));
 }
 
-std::vector<torch::Tensor> DetectionModelImpl::forward_raw(torch::Tensor x) {
+std::vector<torch::Tensor> DetectionModelImpl::forward_raw(torch::Tensor x) { return run(x, nullptr); }
+
+std::vector<torch::Tensor> DetectionModelImpl::forward_layers(torch::Tensor x) {
+  std::vector<torch::Tensor> all;
+  auto raw = run(x, &all);
+  all.push_back(is_training() ? raw[0] : decode(raw));
+  return all;
+}
+
+std::vector<torch::Tensor> DetectionModelImpl::run(torch::Tensor x, std::vector<torch::Tensor>* all) {
   if (x.dim() != 4 || x.size(1) != ch_)
     throw ModelError(fmt::format("model input must be [B, {}, H, W], got {}", ch_, fmt::join(x.sizes().vec(), "x")));
   std::vector<torch::Tensor> y(layers_.size());
@@ -403,6 +412,7 @@ std::vector<torch::Tensor> DetectionModelImpl::forward_raw(torch::Tensor x) {
         return detect_->forward_raw(gather(L));
     }
     if (save_[i]) y[i] = x;
+    if (all) all->push_back(x);
   }
   throw ModelError("model has no Detect layer");
 }
@@ -534,10 +544,10 @@ std::string thousands(int64_t v) {
 }
 }  // namespace
 
-std::string summary_line(DetectionModelImpl& model, int64_t imgsz) {
+std::string summary_line(DetectionModelImpl& model, int64_t h, int64_t w) {
   return fmt::format("{} summary{}: {} layers, {} parameters, {} gradients, {:.1f} GFLOPs", model_display_name(model),
                      model.is_fused() ? " (fused)" : "", thousands(model.module_count()), thousands(model.num_params()),
-                     thousands(model.num_gradients()), model.gflops(imgsz, imgsz));
+                     thousands(model.num_gradients()), model.gflops(h, w < 0 ? h : w));
 }
 
 }  // namespace yolocpp::nn

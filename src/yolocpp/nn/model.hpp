@@ -38,6 +38,9 @@ class DetectionModelImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x);
   // Per level [B, 4*reg_max+nc, H, W], in whatever train/eval mode the model is in.
   std::vector<torch::Tensor> forward_raw(torch::Tensor x);
+  // Every layer's output (index = layer), for locating a divergence; the Detect entry is the decoded
+  // output in eval mode and the P3 raw map in train mode.
+  std::vector<torch::Tensor> forward_layers(torch::Tensor x);
   // The Detect inference path on raw maps; anchors are cached per input shape.
   torch::Tensor decode(const std::vector<torch::Tensor>& raw);
   // Conv+BN fusion in place (§2.7); idempotent.
@@ -74,6 +77,7 @@ class DetectionModelImpl : public torch::nn::Module {
     std::shared_ptr<ConcatImpl> concat;
   };
   void build(int ch);
+  std::vector<torch::Tensor> run(torch::Tensor x, std::vector<torch::Tensor>* all);
   void set_profiling(bool on);
   double profiled_macs() const;
 
@@ -96,6 +100,7 @@ std::string model_display_name(const DetectionModelImpl& model);
 // The `info` layer table (one header line, one line per layer).
 std::string layer_table(const DetectionModelImpl& model);
 // "YOLO11n summary: 319 layers, 2,624,080 parameters, 2,624,064 gradients, 6.6 GFLOPs"
-std::string summary_line(DetectionModelImpl& model, int64_t imgsz = 640);
+// GFLOPs at h x w (w < 0: square).
+std::string summary_line(DetectionModelImpl& model, int64_t h = 640, int64_t w = -1);
 
 }  // namespace yolocpp::nn
