@@ -1,0 +1,169 @@
+// The whole `yolocpp cloud train` against the fake Lambda API (tests/cloud/fake_lambda) and a real sshd on
+// loopback, with bootstrap=upload (this build's binary) and a tiny synthetic dataset. Every test ends with the
+// fake's ledger showing no instance left running, and the API key nowhere but its key file.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "cloud/fake_lambda.hpp"
+#include "cloud/sshd_fixture.hpp"
+#include "common/test_util.hpp"
+#include "yolocpp/cloud/quote.hpp"
+#include "yolocpp/cloud/secrets.hpp"
+
+namespace yolocpp::test {
+namespace {
+
+using cloud::quote::sh;
+
+// A child process whose merged output is read line by line, so a test can act at a given point.
+struct Child {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+  std::string text;
+  explicit Child(const std::string& cmd) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+    pid = ::fork();
+    if (pid == 0) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+      ::close(fds[0]);
+      ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out = ::fdopen(fds[0], "r");
+  }
+  // Reads until `needle` appears (true) or EOF (false).
+  bool wait_for(const std::string& needle) {
+    char buf[4096];
+    while (text.find(needle) == std::string::npos) {
+      if (!std::fgets(buf, sizeof buf, out)) return false;
+      text += buf;
+    }
+    return true;
+  }
+  int finish() {
+    wait_for("\x01never");
+    std::fclose(out);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+};
+
+class CloudJob : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    YOLOCPP_REQUIRE_SSHD();
+    if (!fs::exists(YOLOCPP_BIN)) GTEST_SKIP() << "the yolocpp binary is not built: " << YOLOCPP_BIN;
+    if (yolocpp("train help").rc != 0) GTEST_SKIP() << "this build has no `yolocpp train`";
+    sshd = std::make_unique<SshdFixture>();
+    FakeLambda::Options o;
+    o.ssh_port = sshd->port();
+    fake = std::make_unique<FakeLambda>(o);
+    env = "cd " + sh(work.path().string()) + " && YOLOCPP_CONFIG_DIR=" + sh((work / "config").string()) +
+          " YOLOCPP_CACHE_DIR=" + sh((work / "cache").string()) + " YOLOCPP_CLOUD_USER=" + sh(sshd->user()) + " ";
+    ::setenv("YOLOCPP_CONFIG_DIR", (work / "config").c_str(), 1);
+    cloud::save_api_key(fake->api_key(), work / "config" / "lambda_api_key");
+    ::unsetenv("YOLOCPP_CONFIG_DIR");
+    auto r = run_cmd(env + YOLOCPP_BIN + " synth out=demo images=12 imgsz=64 val_fraction=0.25 seed=3");
+    ASSERT_EQ(r.rc, 0) << r.out;
+  }
+  void TearDown() override {
+    if (!fake) return;
+    // Nothing may be left billing, whatever the test did.
+    EXPECT_TRUE(fake->active_instances().empty()) << fake->active_instances().size() << " instance(s) still running";
+    // The key is in its key file only: not in any other file we or the remote wrote.
+    for (const fs::path& root : {work.path(), sshd->home()}) {
+      for (const auto& e : fs::recursive_directory_iterator(root)) {
+        if (!e.is_regular_file() || e.path().filename() == "lambda_api_key") continue;
+        std::ifstream in(e.path(), std::ios::binary);
+        std::string data((std::istreambuf_iterator<char>(in)), {});
+        EXPECT_EQ(data.find(fake->api_key()), std::string::npos) << "API key leaked into " << e.path();
+      }
+    }
+  }
+  std::string cloud_args(const std::string& name, int epochs) const {
+    return "data=demo/dataset.yaml model=yolo11n.yaml epochs=" + std::to_string(epochs) +
+           " imgsz=64 batch=4 workers=0 plots=False name=" + name + " api_url=" + fake->base_url() +
+           " ssh_port=" + std::to_string(sshd->port()) + " ssh_key=" + sh(sshd->client_key().string()) +
+           " bootstrap=upload";
+  }
+  std::string cli(const std::string& args) const { return env + YOLOCPP_BIN + " " + args; }
+
+  TempDir work;
+  std::unique_ptr<SshdFixture> sshd;
+  std::unique_ptr<FakeLambda> fake;
+  std::string env;
+};
+
+TEST_F(CloudJob, TrainBringsBackWeightsAndTerminates) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = run_cmd(cli("cloud train " + cloud_args("cj", 1)));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out.find(fake->api_key()), std::string::npos);
+  fs::path run = work / "runs/detect/cj";
+  for (const char* f : {"weights/best.pt", "weights/last.pt", "results.csv", "args.yaml", "cost.json"})
+    EXPECT_TRUE(fs::exists(run / f)) << f << "\n" << r.out;
+  EXPECT_EQ(fake->count("launch"), 1);
+  EXPECT_GE(fake->count("terminate"), 1);
+  // The per-epoch output of the remote trainer reached the local console.
+  EXPECT_NE(r.out.find("1/1"), std::string::npos) << r.out;
+  auto v = run_cmd(cli("val model=runs/detect/cj/weights/best.pt data=demo/dataset.yaml imgsz=64 batch=4 workers=0 plots=False"));
+  EXPECT_EQ(v.rc, 0) << v.out;
+  std::ifstream cj(run / "cost.json");
+  std::string cost((std::istreambuf_iterator<char>(cj)), {});
+  EXPECT_NE(cost.find("gpu_1x_a100_sxm4"), std::string::npos) << cost;
+  std::printf("[ info ] cloud train end to end: %.1f s\n", secs);
+
+  // A second run with the same dataset does not upload it again.
+  auto again = run_cmd(cli("cloud train " + cloud_args("cj2", 1)));
+  ASSERT_EQ(again.rc, 0) << again.out;
+  EXPECT_NE(again.out.find("dataset already on the remote"), std::string::npos) << again.out;
+}
+
+TEST_F(CloudJob, KilledClientThenAttachFinishes) {
+  Child c(cli("cloud train " + cloud_args("att", 2)));
+  ASSERT_TRUE(c.wait_for("training on")) << c.text;
+  ::kill(c.pid, SIGKILL);  // no teardown at all: the instance and the remote job live on
+  c.finish();
+  ASSERT_EQ(fake->active_instances().size(), 1u);
+  auto logs = run_cmd(cli("cloud logs name=att api_url=" + fake->base_url()));
+  EXPECT_EQ(logs.rc, 0) << logs.out;
+  auto r = run_cmd(cli("cloud attach name=att api_url=" + fake->base_url()));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("2/2"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(work / "runs/detect/att/weights/best.pt")) << r.out;
+  EXPECT_TRUE(fake->active_instances().empty());
+}
+
+TEST_F(CloudJob, CtrlCDuringUploadTerminates) {
+  Child c(cli("cloud train " + cloud_args("int", 1)));
+  ASSERT_TRUE(c.wait_for("upload")) << c.text;
+  ::kill(c.pid, SIGINT);
+  int rc = c.finish();
+  EXPECT_EQ(rc, 130) << c.text;
+  EXPECT_GE(fake->count("terminate"), 1) << c.text;
+  EXPECT_TRUE(fake->active_instances().empty()) << c.text;
+  EXPECT_NE(c.text.find("terminated instance"), std::string::npos) << c.text;
+}
+
+TEST_F(CloudJob, HostModeNeedsNoApi) {
+  auto r = run_cmd(cli("cloud train " + cloud_args("hm", 1) + " host=" + sshd->host_spec()));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(fs::exists(work / "runs/detect/hm/weights/best.pt"));
+  EXPECT_EQ(fake->count("launch"), 0);
+}
+
+}  // namespace
+}  // namespace yolocpp::test
