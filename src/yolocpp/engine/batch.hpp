@@ -1,0 +1,39 @@
+// One collated batch as the loader hands it to the trainer and the validator (spec §1.10). A plain value:
+// the consumer never reaches back into the loader for per-image bookkeeping.
+#pragma once
+#include <torch/torch.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "yolocpp/data/augment/pipeline.hpp"
+
+namespace yolocpp::engine {
+
+struct Batch {
+  torch::Tensor img;        // [B,3,H,W] uint8 RGB (or float32 in [0,1] when the loader was asked for float)
+  torch::Tensor batch_idx;  // [n] float32: image index within the batch of each box
+  torch::Tensor cls;        // [n,1] float32 class id
+  torch::Tensor bboxes;     // [n,4] float32 normalised xywh of the final (augmented / letterboxed) image
+  std::vector<std::string> im_files;
+  std::vector<int> indices;                     // dataset index of each image
+  std::vector<cv::Size> ori_shape;              // (w, h) as decoded
+  std::vector<cv::Size> resized_shape;          // (w, h) after the long-side resize
+  // Per image ((gain_h, gain_w), (pad_left, pad_top)) flattened: what scale_boxes needs to map boxes of the
+  // network input back to the original image (spec §6.3).
+  std::vector<std::array<double, 4>> ratio_pad;
+
+  int64_t size() const { return static_cast<int64_t>(im_files.size()); }
+  int64_t height() const { return img.defined() ? img.size(2) : 0; }
+  int64_t width() const { return img.defined() ? img.size(3) : 0; }
+};
+
+// Collates augmented samples (all of the same image size) into a Batch. `files` are their image paths.
+// single_cls maps every class to 0. Throws DataError when the images differ in size.
+Batch collate(const std::vector<augment::Sample>& samples, const std::vector<std::string>& files,
+              bool single_cls = false, bool to_float = false);
+
+}  // namespace yolocpp::engine
