@@ -36,7 +36,7 @@ struct Child {
       ::dup2(fds[1], 1);
       ::dup2(fds[1], 2);
       ::close(fds[0]);
-      ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
       ::_exit(127);
     }
     ::close(fds[1]);
@@ -70,7 +70,8 @@ class CloudJob : public ::testing::Test {
     FakeLambda::Options o;
     o.ssh_port = sshd->port();
     fake = std::make_unique<FakeLambda>(o);
-    env = "cd " + sh(work.path().string()) + " && YOLOCPP_CONFIG_DIR=" + sh((work / "config").string()) +
+    // `exec env`: the CLI itself is the child (signals reach it, not a shell).
+    env = "cd " + sh(work.path().string()) + " && exec env YOLOCPP_CONFIG_DIR=" + sh((work / "config").string()) +
           " YOLOCPP_CACHE_DIR=" + sh((work / "cache").string()) + " YOLOCPP_CLOUD_USER=" + sh(sshd->user()) + " ";
     ::setenv("YOLOCPP_CONFIG_DIR", (work / "config").c_str(), 1);
     cloud::save_api_key(fake->api_key(), work / "config" / "lambda_api_key");
