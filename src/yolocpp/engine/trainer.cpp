@@ -1,0 +1,570 @@
+#include "yolocpp/engine/trainer.hpp"
+
+#include <ATen/autocast_mode.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "yolocpp/data/dataset.hpp"
+#include "yolocpp/data/scan.hpp"
+#include "yolocpp/data/synth.hpp"
+#include "yolocpp/engine/checkpointing.hpp"
+#include "yolocpp/engine/console.hpp"
+#include "yolocpp/engine/ema.hpp"
+#include "yolocpp/engine/loader.hpp"
+#include "yolocpp/engine/loss/detection_loss.hpp"
+#include "yolocpp/engine/optim.hpp"
+#include "yolocpp/engine/run_dir.hpp"
+#include "yolocpp/engine/schedule.hpp"
+#include "yolocpp/engine/validator.hpp"
+#include "yolocpp/io/checkpoint.hpp"
+#include "yolocpp/io/model_io.hpp"
+#include "yolocpp/io/weights.hpp"
+#include "yolocpp/util/error.hpp"
+#include "yolocpp/util/fs.hpp"
+#include "yolocpp/util/log.hpp"
+
+namespace yolocpp::engine {
+
+namespace {
+
+bool given(const config::Settings& s, const char* key) { return s.has(key) && !s.is_none(key); }
+
+std::string lower(std::string v) {
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return v;
+}
+
+bool ends_with(const std::string& s, const std::string& suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+double round5(double v) { return std::round(v * 1e5) / 1e5; }
+
+// Early stopping on fitness (spec §4.9 step 8); patience 0 disables it.
+struct EarlyStopping {
+  explicit EarlyStopping(int64_t patience) : patience(patience > 0 ? patience : INT64_MAX) {}
+  int64_t patience;
+  double best_fitness = 0.0;
+  int64_t best_epoch = 0;
+  bool possible_stop = false;
+  // epoch is 1-based. Returns true when training should stop.
+  bool operator()(int64_t epoch, std::optional<double> fitness) {
+    if (!fitness) return false;
+    if (*fitness >= best_fitness) best_epoch = epoch, best_fitness = *fitness;
+    const int64_t delta = epoch - best_epoch;
+    possible_stop = patience != INT64_MAX && delta >= patience - 1;
+    return patience != INT64_MAX && delta >= patience;
+  }
+};
+
+// A resume request: the checkpoint and the settings of the run that wrote it.
+struct ResumeState {
+  fs::path path;
+  io::Checkpoint ck;
+  fs::path save_dir;
+};
+
+ResumeState prepare_resume(config::Settings& args) {
+  const std::string r = args.str("resume");
+  const std::string rl = lower(r);
+  ResumeState st;
+  if (rl == "true" || rl == "1") {
+    // Ultralytics resumes the model= checkpoint when it is a last.pt, else the newest run.
+    if (given(args, "model") && ends_with(args.str("model"), ".pt") && fs::exists(args.str("model")) &&
+        fs::path(args.str("model")).filename() == "last.pt")
+      st.path = args.str("model");
+    else
+      st.path = find_latest_last(given(args, "project") ? fs::path(args.str("project")) : fs::path("runs"));
+  } else {
+    st.path = r;
+  }
+  if (!fs::exists(st.path))
+    throw ConfigError("resume=" + r + ": no such checkpoint; pass resume=True or resume=path/to/weights/last.pt");
+  st.ck = io::load_checkpoint(st.path.string());
+  if (st.ck.format != "yolocpp")
+    throw ConfigError("resume=" + st.path.string() +
+                      " is an Ultralytics checkpoint; resume needs a yolocpp last.pt (start a new run with model=" +
+                      st.path.string() + " instead)");
+  if (st.ck.epoch < 0 || st.ck.optimizer.empty())
+    throw ConfigError(st.path.string() + " is from a finished training, nothing to resume; start a new training "
+                      "with model=" + st.path.string() + " instead of resume");
+  if (st.ck.train_args_yaml.empty())
+    throw ConfigError(st.path.string() + " has no training arguments, so it cannot be resumed");
+  // The run's own arguments, with the few overrides Ultralytics allows on resume.
+  config::Settings saved = config::Settings::defaults();
+  const fs::path tmp = fs::temp_directory_path() / fmt::format("yolocpp_resume_args_{}.yaml", ::getpid());
+  util::atomic_write(tmp, st.ck.train_args_yaml);
+  try {
+    saved.load_yaml(tmp.string());
+  } catch (...) {
+    fs::remove(tmp);
+    throw;
+  }
+  fs::remove(tmp);
+  for (const char* k : {"device", "workers", "batch"})
+    if (args.was_set(k)) saved.set(k, args.str(k).empty() ? "null" : args.str(k));
+  YAML::Node y = YAML::Load(st.ck.train_args_yaml);
+  st.save_dir = y["save_dir"] ? fs::path(y["save_dir"].as<std::string>()) : st.path.parent_path().parent_path();
+  if (!fs::is_directory(st.save_dir)) st.save_dir = st.path.parent_path().parent_path();
+  saved.set("resume", st.path.string());
+  args = saved;
+  return st;
+}
+
+// The model named by model= (yaml -> fresh, checkpoint -> its yaml + transferred weights) for nc classes.
+nn::DetectionModel build_train_model(const config::Settings& args, int nc) {
+  std::string m = given(args, "model") ? args.str("model") : "";
+  if (m.empty()) {
+    m = "yolo11n.yaml";
+    log::info("model= not given: training {} from scratch", m);
+  }
+  if (ends_with(lower(m), ".yaml") || ends_with(lower(m), ".yml")) {
+    nn::DetectionModel model = nn::build_model(m, nc);
+    // pretrained=path.pt adds weights to a yaml model.
+    const std::string pre = given(args, "pretrained") ? args.str("pretrained") : "";
+    const std::string pl = lower(pre);
+    if (!pre.empty() && pl != "true" && pl != "false") {
+      io::Checkpoint ck = io::load_checkpoint(resolve_weights_path(pre));
+      const int n = io::transfer_weights(*model, ck.best_weights());
+      log::info("Transferred {}/{} items from pretrained weights", n, io::state_keys(*model).size());
+    }
+    return model;
+  }
+  const std::string path = resolve_weights_path(m);
+  io::Checkpoint ck = io::load_checkpoint(path);
+  YAML::Node yaml = YAML::Load(ck.model_yaml);
+  nn::DetectionModel model(yaml, nc);
+  const int n = io::transfer_weights(*model, ck.best_weights());
+  log::info("Transferred {}/{} items from pretrained weights", n, io::state_keys(*model).size());
+  return model;
+}
+
+std::string metrics_json(const std::vector<std::pair<std::string, double>>& kv) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : kv) j[k] = v;
+  return j.dump();
+}
+
+}  // namespace
+
+torch::Device select_device(const std::string& device) {
+  std::string d = lower(device);
+  d.erase(std::remove(d.begin(), d.end(), ' '), d.end());
+  if (d.empty()) return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (d == "cpu") return torch::kCPU;
+  std::string idx = d.rfind("cuda", 0) == 0 ? (d.size() > 5 ? d.substr(5) : "0") : d;
+  if (idx.find(',') != std::string::npos) {
+    log::warn("multi-GPU training is not supported; using the first device of device={}", device);
+    idx = idx.substr(0, idx.find(','));
+  }
+  if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
+    throw ConfigError("device=" + device + " is not a device: use device=cpu, device=0 or device=cuda:0");
+  if (!torch::cuda::is_available())
+    throw ConfigError("device=" + device + " requested but CUDA is not available; use device=cpu");
+  const int i = std::stoi(idx);
+  if (i >= static_cast<int>(torch::cuda::device_count()))
+    throw ConfigError(fmt::format("device={} requested but only {} CUDA device(s) are present", device,
+                                  torch::cuda::device_count()));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i));
+}
+
+std::vector<int64_t> freeze_layers(const config::Settings& s) {
+  if (!given(s, "freeze")) return {};
+  auto v = s.int_list("freeze");
+  const std::string raw = s.str("freeze");
+  if (v.size() == 1 && raw.find('[') == std::string::npos && raw.find(',') == std::string::npos) {
+    std::vector<int64_t> r;
+    for (int64_t k = 0; k < v[0]; ++k) r.push_back(k);
+    return r;
+  }
+  return v;
+}
+
+std::vector<std::string> freeze_parameters(torch::nn::Module& model, const std::vector<int64_t>& layers) {
+  std::vector<std::string> prefixes{".dfl"};  // the DFL projection is a fixed 0..15 ramp, never trained
+  for (int64_t k : layers) prefixes.push_back(fmt::format("model.{}.", k));
+  std::vector<std::string> frozen;
+  for (auto& p : model.named_parameters()) {
+    bool f = false;
+    for (const auto& pre : prefixes) f = f || p.key().find(pre) != std::string::npos;
+    if (f) {
+      p.value().set_requires_grad(false);
+      frozen.push_back(p.key());
+    } else if (!p.value().requires_grad() && p.value().is_floating_point()) {
+      p.value().set_requires_grad(true);
+    }
+  }
+  return frozen;
+}
+
+std::string resolve_weights_path(const std::string& name) { return io::resolve_weights(name); }
+
+Trainer::Trainer(config::Settings s) : args_(std::move(s)) {}
+
+TrainResult Trainer::train() {
+  config::Settings args = args_;
+  std::optional<ResumeState> resume;
+  {
+    const std::string r = given(args, "resume") ? lower(args.str("resume")) : "false";
+    if (r != "false" && r != "0" && !r.empty()) resume = prepare_resume(args);
+  }
+  if (args.has("mode")) args.set("mode", "train");
+
+  // 1. dataset, run dir, args.yaml
+  std::string data_arg = given(args, "data") ? args.str("data") : "";
+  if (data_arg.empty()) {
+    data_arg = data::ensure_demo_dataset().string();
+    log::info("data= not given: training on the built-in demo dataset {}", data_arg);
+    args.set("data", data_arg);
+  }
+  data::DatasetInfo ds = data::load_dataset(data_arg);
+  const bool single_cls = args.boolean("single_cls");
+  const int nc = single_cls ? 1 : ds.nc;
+  std::vector<std::string> names = single_cls ? std::vector<std::string>{"item"} : ds.names;
+
+  TrainResult res;
+  if (resume) {
+    res.save_dir = resume->save_dir;
+  } else {
+    RunDir rd = make_run_dir(given(args, "project") ? fs::path(args.str("project")) : fs::path(),
+                             given(args, "name") ? args.str("name") : "", args.boolean("exist_ok"), "train");
+    res.save_dir = rd.path;
+  }
+  const fs::path wdir = res.save_dir / "weights";
+  fs::create_directories(wdir);
+  res.last = wdir / "last.pt";
+  res.best = wdir / "best.pt";
+  const std::string args_yaml = args.dump_yaml() + "save_dir: " + res.save_dir.string() + "\n";
+  if (!resume) util::atomic_write(res.save_dir / "args.yaml", args_yaml);
+
+  // 2. device, seed
+  const torch::Device device = select_device(given(args, "device") ? args.str("device") : "");
+  const int64_t seed = args.integer("seed");
+  torch::manual_seed(static_cast<uint64_t>(seed));
+  if (device.is_cuda()) {
+    torch::cuda::manual_seed_all(static_cast<uint64_t>(seed));
+    if (args.boolean("deterministic")) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  }
+
+  // 3. model, freeze
+  nn::DetectionModel model = build_train_model(args, nc);
+  model->names = names;
+  if (resume) {
+    const int n = io::transfer_weights(*model, resume->ck.weights);
+    if (n != static_cast<int>(io::state_keys(*model).size()))
+      throw ModelError(resume->path.string() + " does not match its own model description; it cannot be resumed");
+  }
+  for (const auto& f : freeze_parameters(*model, freeze_layers(args))) log::info("Freezing layer '{}'", f);
+  const std::vector<int64_t> frozen_layers = freeze_layers(args);
+  model->to(device);
+  log::info("{}", nn::summary_line(*model));
+
+  // 4. AMP (CUDA only)
+  const bool amp = args.boolean("amp") && device.is_cuda();
+  GradScaler scaler(amp);
+
+  // 5. loaders
+  auto sz = args.int_list("imgsz");
+  int imgsz = sz.empty() ? 640 : static_cast<int>(sz[0]);
+  if (imgsz % 32) {
+    const int fixed = (imgsz + 31) / 32 * 32;
+    log::warn("imgsz={} must be a multiple of max stride 32, updating to {}", imgsz, fixed);
+    imgsz = fixed;
+  }
+  double batch_f = args.number("batch");
+  if (batch_f < 1) {
+    log::warn("AutoBatch (batch={}) needs CUDA memory statistics; using batch=16", args.str("batch"));
+    batch_f = 16;
+  }
+  const int batch = static_cast<int>(batch_f);
+  int workers = static_cast<int>(args.integer("workers"));
+  if (!device.is_cuda()) workers = 0;  // as upstream: CPU time goes to the model, not the loader
+
+  data::ScanResult scan = data::scan_split(ds, "train");
+  for (const auto& w : scan.warnings) log::warn("{}", w);
+  std::vector<data::ImageLabels> items = std::move(scan.items);
+  const double fraction = args.number("fraction");
+  if (fraction < 1.0) {
+    const size_t keep = std::max<size_t>(1, static_cast<size_t>(round_half_even(items.size() * fraction)));
+    items.resize(std::min(items.size(), keep));
+  }
+  if (items.empty())
+    throw DataError("dataset '" + ds.source + "' has no usable training images; check its train: split and labels");
+  const int64_t n_train = static_cast<int64_t>(items.size());
+
+  LoaderOptions lo;
+  lo.mode = LoaderMode::Train;
+  lo.imgsz = imgsz;
+  lo.batch = batch;
+  lo.workers = workers;
+  lo.seed = static_cast<uint64_t>(seed);
+  lo.rect = args.boolean("rect");
+  lo.shuffle = !args.boolean("rect");
+  lo.cache = parse_cache_mode(args.str("cache"));
+  lo.single_cls = single_cls;
+  lo.float_img = true;
+  auto& h = lo.hyp;
+  h.hsv_h = args.number("hsv_h"), h.hsv_s = args.number("hsv_s"), h.hsv_v = args.number("hsv_v");
+  h.degrees = args.number("degrees"), h.translate = args.number("translate"), h.scale = args.number("scale");
+  h.shear = args.number("shear"), h.perspective = args.number("perspective");
+  h.flipud = args.number("flipud"), h.fliplr = args.number("fliplr"), h.bgr = args.number("bgr");
+  h.mosaic = args.number("mosaic"), h.mixup = args.number("mixup");
+  Loader train_loader(std::move(items), lo);
+
+  const std::string val_split = ds.has_split("val") ? "val" : (ds.has_split("test") ? "test" : "");
+  ValidatorOptions vo;
+  vo.imgsz = imgsz;
+  vo.batch = batch * 2;
+  vo.conf = given(args, "conf") ? args.number("conf") : 0.001;
+  vo.iou = args.number("iou");
+  vo.max_det = static_cast<int>(args.integer("max_det"));
+  vo.single_cls = single_cls;
+  vo.half = false;  // the EMA stays FP32: a half round trip would erode its weights
+  vo.workers = workers * 2;
+  vo.cache = lo.cache;
+  vo.device = device;
+  vo.save_dir = res.save_dir;
+  Validator validator(vo);
+  std::unique_ptr<Loader> val_loader;
+  if (!val_split.empty()) val_loader = validator.make_loader(ds, val_split);
+  else log::warn("dataset '{}' has no val or test split: training without validation", ds.source);
+
+  ModelEMA ema(model);
+  ema.model()->names = names;
+  if (resume) {
+    io::transfer_weights(*ema.model(), resume->ck.ema.empty() ? resume->ck.weights : resume->ck.ema);
+    ema.set_updates(resume->ck.ema_updates);
+  }
+
+  // 6. optimizer, schedule, early stopping
+  const int nbs = static_cast<int>(args.integer("nbs"));
+  const int epochs_arg = static_cast<int>(args.integer("epochs"));
+  int epochs = epochs_arg;
+  const int accumulate0 = accumulate_steps(nbs, batch);
+  const double decay = scaled_weight_decay(args.number("weight_decay"), batch, accumulate0, nbs);
+  const std::string opt_name = args.str("optimizer");
+  if (lower(opt_name) == "auto") log::info("{}", auto_optimizer_line(args.number("lr0"), args.number("momentum")));
+  const OptimizerChoice choice = choose_optimizer(opt_name, args.number("lr0"), args.number("momentum"), nc, n_train,
+                                                  batch, nbs, epochs);
+  double warmup_bias_lr = choice.automatic ? 0.0 : args.number("warmup_bias_lr");
+  ParamGroups groups = split_param_groups(*model);
+  std::unique_ptr<torch::optim::Optimizer> opt = make_optimizer(choice, groups, decay);
+  log::info("{}", optimizer_line(choice, groups, decay));
+  if (resume) load_optimizer_state(*opt, resume->ck.optimizer);
+  const double initial_lr = choice.lr;
+  const double lrf = args.number("lrf");
+  const bool cos_lr = args.boolean("cos_lr");
+  EarlyStopping stopper(args.integer("patience"));
+  std::vector<torch::Tensor> trainable;
+  for (auto& p : model->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+
+  loss::LossHyp lh;
+  lh.nc = nc;
+  lh.reg_max = model->reg_max();
+  lh.strides.clear();
+  auto st = model->stride().to(torch::kCPU);
+  for (int64_t i = 0; i < st.numel(); ++i) lh.strides.push_back(st[i].item<double>());
+  lh.box = args.number("box"), lh.cls = args.number("cls"), lh.dfl = args.number("dfl");
+  loss::DetectionLoss criterion(lh);
+
+  int start_epoch = 0;
+  std::optional<double> best_fitness;
+  std::optional<double> fitness;
+  std::vector<std::pair<std::string, double>> last_metrics = {
+      {"metrics/precision(B)", 0}, {"metrics/recall(B)", 0}, {"metrics/mAP50(B)", 0},
+      {"metrics/mAP50-95(B)", 0},  {"val/box_loss", 0},      {"val/cls_loss", 0}, {"val/dfl_loss", 0}};
+  const fs::path csv = res.save_dir / "results.csv";
+  double time_offset = 0;
+  if (resume) {
+    start_epoch = static_cast<int>(resume->ck.epoch) + 1;
+    best_fitness = resume->ck.best_fitness;
+    if (start_epoch >= epochs)
+      throw ConfigError(fmt::format("{} training to {} epochs is finished, nothing to resume; start a new training "
+                                    "with model={} instead",
+                                    resume->path.string(), epochs, resume->path.string()));
+    truncate_results(csv, start_epoch);  // rows of an epoch whose checkpoint never landed
+    auto rows = read_results(csv);
+    if (!rows.empty() && rows.back().size() > 1) time_offset = rows.back()[1];
+    log::info("Resuming training {} from epoch {} to {} total epochs", resume->path.string(), start_epoch + 1, epochs);
+  }
+  const int close_mosaic = static_cast<int>(args.integer("close_mosaic"));
+  if (close_mosaic > 0 && start_epoch > epochs - close_mosaic) {
+    log::info("Closing dataloader mosaic");
+    train_loader.close_mosaic();
+  }
+
+  // Batches per epoch: the loader's plan exists only after set_epoch, so count it here.
+  const int64_t nb = (static_cast<int64_t>(train_loader.num_images()) + train_loader.batch_size() - 1) /
+                     train_loader.batch_size();
+  const int64_t nw = warmup_iterations(args.number("warmup_epochs"), nb);
+  const double time_limit_h = given(args, "time") ? args.number("time") : 0.0;
+  const double momentum = args.number("momentum"), warmup_momentum = args.number("warmup_momentum");
+  int64_t last_opt_step = -1;
+  int accumulate = accumulate0;
+  const double t0 = now_seconds();
+
+  log::info("Image sizes {} train, {} val", imgsz, imgsz);
+  log::info("Using {} dataloader workers", workers);
+  log::info("Logging results to {}", res.save_dir.string());
+  log::info("Starting training for {}", time_limit_h > 0 ? fmt::format("{} hours...", time_limit_h)
+                                                         : fmt::format("{} epochs...", epochs));
+  res.start_epoch = start_epoch;
+  auto optimizer_step = [&]() {
+    const bool found_inf = scaler.unscale(trainable);
+    torch::nn::utils::clip_grad_norm_(trainable, 10.0);
+    if (!found_inf) opt->step();
+    scaler.update(found_inf);
+    opt->zero_grad();
+    ema.update(model);
+  };
+
+  int epoch = start_epoch;
+  for (; epoch < epochs; ++epoch) {
+    const double lf = lr_lambda(epoch, epochs, lrf, cos_lr);
+    for (size_t g = 0; g < 3; ++g) set_group_lr(*opt, g, initial_lr * lf);  // the scheduler step
+    model->train();
+    for (const auto& named : model->named_modules()) {  // frozen layers' BatchNorms keep their statistics
+      for (int64_t k : frozen_layers)
+        if (named.key().rfind(fmt::format("model.{}.", k), 0) == 0) named.value()->eval();
+    }
+    if (close_mosaic > 0 && epoch == epochs - close_mosaic) {
+      log::info("Closing dataloader mosaic");
+      train_loader.close_mosaic();
+    }
+    train_loader.set_epoch(epoch);
+    std::printf("\n%s\n", epoch_header().c_str());
+    EpochProgress bar(nb);
+    std::array<double, 3> tloss{0, 0, 0};
+    int64_t i = 0;
+    std::string desc;
+    bool time_up = false;
+    while (auto b = train_loader.next()) {
+      const int64_t ni = i + nb * epoch;
+      if (ni <= nw) {
+        const WarmupValues wv = warmup_values(ni, nw, nbs, batch, warmup_bias_lr, initial_lr, lf, warmup_momentum,
+                                              momentum);
+        accumulate = wv.accumulate;
+        set_group_lr(*opt, 0, wv.bias_lr);
+        set_group_lr(*opt, 1, wv.lr);
+        set_group_lr(*opt, 2, wv.lr);
+        for (size_t g = 0; g < 3; ++g)
+          if (has_momentum(*opt, g)) set_group_momentum(*opt, g, wv.momentum);
+      }
+      torch::Tensor img = b->img.to(device, /*non_blocking=*/true);
+      if (img.scalar_type() == torch::kUInt8) img = img.to(torch::kFloat32).div_(255.0);
+      loss::Targets tg{b->batch_idx.to(device), b->cls.to(device), b->bboxes.to(device)};
+      std::vector<torch::Tensor> raw;
+      if (amp) {
+        at::autocast::set_enabled(true);
+        raw = model->forward_raw(img);
+        at::autocast::clear_cache();
+        at::autocast::set_enabled(false);
+        for (auto& r : raw) r = r.to(torch::kFloat32);
+      } else {
+        raw = model->forward_raw(img);
+      }
+      loss::LossOutput out = criterion(raw, tg, std::array<int64_t, 2>{img.size(2), img.size(3)});
+      auto items = out.items.to(torch::kCPU, torch::kFloat64);
+      for (int k = 0; k < 3; ++k) tloss[k] = (tloss[k] * i + items[k].item<double>()) / (i + 1);
+      scaler.scale(out.total).backward();
+      if (ni - last_opt_step >= accumulate) {
+        optimizer_step();
+        last_opt_step = ni;
+        if (time_limit_h > 0 && now_seconds() - t0 > time_limit_h * 3600) time_up = true;
+      }
+      ++i;
+      desc = progress_desc(epoch, epochs, 0.0, tloss, b->bboxes.size(0), img.size(3));
+      bar.update(i, desc);
+      if (time_up) break;
+    }
+    bar.finish(desc);
+    std::array<double, 3> lrs{};
+    for (size_t g = 0; g < 3; ++g) lrs[g] = group_lr(*opt, g);
+
+    ema.model()->names = names;
+    const bool final_epoch = epoch + 1 >= epochs || time_up;
+    if (val_loader && (args.boolean("val") || final_epoch || stopper.possible_stop)) {
+      ValResult vr = validator.run(ema.model(), *val_loader, nc, names, &criterion);
+      const auto& m = vr.metrics;
+      last_metrics = {{"metrics/precision(B)", round5(m.mp)}, {"metrics/recall(B)", round5(m.mr)},
+                      {"metrics/mAP50(B)", round5(m.map50)},  {"metrics/mAP50-95(B)", round5(m.map)}};
+      const auto vl = vr.loss.value_or(std::array<double, 3>{0, 0, 0});
+      last_metrics.push_back({"val/box_loss", round5(vl[0])});
+      last_metrics.push_back({"val/cls_loss", round5(vl[1])});
+      last_metrics.push_back({"val/dfl_loss", round5(vl[2])});
+      fitness = round5(m.fitness());
+    } else if (!val_loader) {
+      fitness = -(tloss[0] + tloss[1] + tloss[2]);  // no validation: the negative training loss
+    }
+    if (fitness && (!best_fitness || *best_fitness == 0.0 || *best_fitness < *fitness)) best_fitness = fitness;
+
+    std::vector<double> row{static_cast<double>(epoch + 1), std::round((now_seconds() - t0 + time_offset) * 1e3) / 1e3,
+                            tloss[0], tloss[1], tloss[2]};
+    for (const auto& kv : last_metrics) row.push_back(kv.second);
+    for (double lr : lrs) row.push_back(lr);
+    append_results_row(csv, row);
+
+    bool stop = stopper(epoch + 1, fitness);
+    if (stop) {
+      res.stop_reason = "early stopping";
+      log::info("Stopping training early as no improvement observed in last {} epochs. Best results observed at "
+                "epoch {}, best model saved as best.pt. To update EarlyStopping(patience={}) pass a new patience "
+                "value, i.e. `patience=300` or use `patience=0` to disable EarlyStopping.",
+                stopper.patience, stopper.best_epoch, stopper.patience);
+    }
+    if (time_limit_h > 0) {
+      const double elapsed = now_seconds() - t0;
+      const double per_epoch = elapsed / (epoch - start_epoch + 1);
+      epochs = std::max(epoch + 1, static_cast<int>(std::ceil(time_limit_h * 3600 / std::max(per_epoch, 1e-9))));
+      if (elapsed > time_limit_h * 3600 || time_up) {
+        stop = true;
+        res.stop_reason = "time limit";
+        log::info("Stopping training: time={} hours reached", time_limit_h);
+      }
+    }
+
+    if (args.boolean("save") || final_epoch || stop) {
+      auto kv = last_metrics;
+      kv.push_back({"fitness", fitness.value_or(0.0)});
+      TrainCheckpoint tc{epoch, best_fitness, save_optimizer_state(*opt), args_yaml, metrics_json(kv)};
+      io::Checkpoint ck = make_train_checkpoint(model, ema, tc);
+      io::save_checkpoint(ck, res.last.string());
+      if (best_fitness && fitness && *best_fitness == *fitness) io::save_checkpoint(ck, res.best.string());
+      const int64_t period = args.integer("save_period");
+      if (period > 0 && epoch % period == 0)
+        io::save_checkpoint(ck, (wdir / fmt::format("epoch{}.pt", epoch)).string());
+    }
+    res.epochs_done = epoch + 1;
+    if (stop) break;
+  }
+  log::info("{} epochs completed in {:.3f} hours.", res.epochs_done - start_epoch, (now_seconds() - t0) / 3600.0);
+
+  // End: strip, then validate best.pt (fused) with per-class rows.
+  for (const fs::path& p : {res.last, res.best})
+    if (fs::exists(p)) strip_checkpoint(p);
+  res.best_fitness = best_fitness;
+  if (fs::exists(res.best) && val_loader) {
+    log::info("Validating {}...", res.best.string());
+    nn::DetectionModel bm = io::load_model(res.best.string());
+    bm->names = names;
+    bm->fuse();
+    bm->to(device);
+    ValidatorOptions fo = vo;
+    fo.verbose = true;
+    Validator final_val(fo);
+    ValResult vr = final_val.run(bm, *val_loader, nc, names, nullptr);
+    res.final_metrics = vr.metrics;
+  }
+  log::info("Results saved to {}", res.save_dir.string());
+  return res;
+}
+
+}  // namespace yolocpp::engine
