@@ -1,0 +1,122 @@
+// `yolocpp val model=... data=... split=val imgsz=640 batch=16 conf=0.001 iou=0.7 device=cpu save_json=False`:
+// validates a checkpoint (ours or an Ultralytics .pt) or an untrained model yaml on a dataset split and
+// writes into runs/detect/valN.
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "cli/modes.hpp"
+#include "yolocpp/data/dataset.hpp"
+#include "yolocpp/data/synth.hpp"
+#include "yolocpp/engine/loader.hpp"
+#include "yolocpp/engine/run_dir.hpp"
+#include "yolocpp/engine/validator.hpp"
+#include "yolocpp/io/checkpoint.hpp"
+#include "yolocpp/io/model_io.hpp"
+#include "yolocpp/io/weights.hpp"
+#include "yolocpp/nn/model.hpp"
+#include "yolocpp/util/error.hpp"
+#include "yolocpp/util/log.hpp"
+
+namespace yolocpp::cli {
+
+namespace {
+
+bool given(const Settings& s, const char* key) { return s.has(key) && !s.is_none(key); }
+
+// device= as Ultralytics spells it: empty = first CUDA device if any else cpu; "cpu"; "0", "0,1", "cuda:1".
+torch::Device parse_device(const Settings& s) {
+  std::string d = given(s, "device") ? s.str("device") : "";
+  for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (d.empty()) return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (d == "cpu") return torch::kCPU;
+  if (d == "mps") throw ConfigError("device=mps is not supported by this build; use device=cpu or a CUDA index");
+  std::string idx = d.rfind("cuda", 0) == 0 ? (d.size() > 5 ? d.substr(5) : "0") : d;
+  if (idx.find(',') != std::string::npos) {
+    log::warn("val runs on one device; using the first of device={}", s.str("device"));
+    idx = idx.substr(0, idx.find(','));
+  }
+  if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
+    throw ConfigError("device=" + s.str("device") + " is not a device: use device=cpu, device=0 or device=cuda:0");
+  if (!torch::cuda::is_available())
+    throw ConfigError("device=" + s.str("device") +
+                      " asks for CUDA but no CUDA device is available in this build or machine; use device=cpu");
+  const int i = std::stoi(idx);
+  if (i >= static_cast<int>(torch::cuda::device_count()))
+    throw ConfigError(fmt::format("device={} but only {} CUDA device(s) are present", s.str("device"),
+                                  torch::cuda::device_count()));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i));
+}
+
+}  // namespace
+
+int run_val(const Settings& s) {
+  if (!given(s, "model"))
+    throw ConfigError("val needs a model: pass model=path/to/best.pt (an Ultralytics .pt or a yolocpp checkpoint)");
+  const std::string model_arg = s.str("model");
+  const torch::Device device = parse_device(s);
+
+  nn::DetectionModel model{nullptr};
+  std::string data_arg = given(s, "data") ? s.str("data") : "";
+  const bool is_yaml = model_arg.size() > 5 && (model_arg.substr(model_arg.size() - 5) == ".yaml" ||
+                                                model_arg.substr(model_arg.size() - 4) == ".yml");
+  if (is_yaml) {
+    log::warn("model={} is a model description without weights: validating randomly initialised weights", model_arg);
+  } else {
+    const std::string path = io::resolve_weights(model_arg);
+    model = io::load_model(path);
+    io::Checkpoint ck;
+    if (data_arg.empty()) ck = io::load_checkpoint(path);  // only for its train_args' data
+    if (data_arg.empty() && !ck.train_args_yaml.empty()) {
+      YAML::Node args = YAML::Load(ck.train_args_yaml);
+      if (args["data"] && args["data"].IsScalar() && !args["data"].as<std::string>().empty() &&
+          args["data"].as<std::string>() != "null") {
+        data_arg = args["data"].as<std::string>();
+        log::info("data= not given: using the checkpoint's training data {}", data_arg);
+      }
+    }
+  }
+  if (data_arg.empty()) {
+    data_arg = data::ensure_demo_dataset().string();
+    log::info("data= not given: using the built-in demo dataset {}", data_arg);
+  }
+  data::DatasetInfo ds = data::load_dataset(data_arg);
+  const bool single_cls = given(s, "single_cls") && s.boolean("single_cls");
+  if (is_yaml) model = nn::build_model(model_arg, single_cls ? 1 : ds.nc);
+
+  engine::ValidatorOptions o;
+  auto sz = s.int_list("imgsz");
+  o.imgsz = sz.empty() ? 640 : static_cast<int>(sz[0]);
+  if (sz.size() > 1 && sz[0] != sz[1]) log::warn("val uses square sizes; imgsz={} -> {}", s.str("imgsz"), o.imgsz);
+  const double batch = s.number("batch");
+  o.batch = batch >= 1 ? static_cast<int>(batch) : 16;
+  if (batch < 1) log::warn("batch={} (AutoBatch) applies to training; val uses batch=16", s.str("batch"));
+  o.conf = given(s, "conf") ? s.number("conf") : 0.001;
+  o.iou = s.number("iou");
+  o.max_det = static_cast<int>(s.integer("max_det"));
+  o.single_cls = single_cls;
+  o.device = device;
+  o.half = s.boolean("half");
+  o.workers = given(s, "workers") ? static_cast<int>(std::min<int64_t>(s.integer("workers"), 8)) : 0;
+  o.save_json = s.boolean("save_json");
+  o.verbose = s.boolean("verbose");
+  const std::string split = given(s, "split") ? s.str("split") : "val";
+
+  engine::RunDir rd = engine::make_run_dir(given(s, "project") ? s.str("project") : "",
+                                           given(s, "name") ? s.str("name") : "", s.boolean("exist_ok"), "val");
+  o.save_dir = rd.path;
+
+  model->fuse();
+  model->eval();
+  std::printf("%s\n", nn::summary_line(*model, o.imgsz).c_str());
+  engine::Validator v(o);
+  std::fflush(stdout);
+  auto r = v.run(model, ds, split);
+  std::printf("Results saved to %s\n", rd.path.string().c_str());
+  return 0;
+}
+
+}  // namespace yolocpp::cli
