@@ -10,6 +10,7 @@
 #include "common/test_util.hpp"
 #include "yolocpp/cloud/lambda_api.hpp"
 #include "yolocpp/cloud/secrets.hpp"
+#include "yolocpp/config/settings.hpp"
 #include "yolocpp/util/log.hpp"
 
 using namespace yolocpp;
@@ -173,4 +174,20 @@ TEST(LambdaSecrets, KeyNeverAppearsInErrorsOrVerboseLogs) {
   EXPECT_EQ(out.find(key), std::string::npos) << out;
   EXPECT_EQ(errors.find(key), std::string::npos) << errors;
   EXPECT_TRUE(fake.active_instances().empty());
+}
+
+TEST(LambdaSecrets, FromSettingsUsesApiUrlAndTheKey) {
+  FakeLambda fake;
+  TempDir tmp;
+  EnvGuard cfg("YOLOCPP_CONFIG_DIR", tmp.path().c_str());
+  EnvGuard env("LAMBDA_API_KEY", nullptr);
+  auto s = config::Settings::from_args({"api_url=" + fake.base_url() + "/"});  // trailing slash tolerated
+  EXPECT_THROW(LambdaApi::from_settings(s), CloudError);  // no key anywhere yet
+  save_api_key(fake.api_key());
+  LambdaApi api = LambdaApi::from_settings(s);
+  EXPECT_EQ(api.base_url(), fake.base_url());
+  EXPECT_EQ(api.instance_types().size(), 5u);
+  auto auths = fake.auth_headers_seen();
+  ASSERT_FALSE(auths.empty());
+  EXPECT_EQ(auths.back(), "Bearer " + fake.api_key());
 }
