@@ -76,7 +76,8 @@ fs::path make_synth(const fs::path& dir, int images, int imgsz) {
 
 // Learning: 30 train / 10 val synthetic images at 160 px, yolo11n from scratch, 25 epochs of 8 optimizer steps.
 // Settings chosen for a tiny dataset: nbs=batch so every batch steps, no warmup (100 warmup iterations would be
-// most of the run). The threshold is deliberately low (see the report): an untrained model scores < 0.01.
+// most of the run). Measured on 2 shared cores: 150 s, final best.pt mAP50 0.202 (last-epoch EMA 0.202); the
+// threshold is half of that to absorb thread-count effects, while an untrained model scores < 0.01.
 TEST(TrainE2E, LearnsSynthFromScratch) {
   TempDir tmp;
   const fs::path yaml = make_synth(tmp / "synth", 40, 160);
@@ -93,7 +94,7 @@ TEST(TrainE2E, LearnsSynthFromScratch) {
   std::printf("[learn] 25 epochs in %.0f s; last-epoch EMA mAP50 %.4f, final best.pt mAP50 %.4f\n", secs, map50,
               final_map50);
   EXPECT_EQ(lines_of(run / "results.csv").size(), 26u);
-  EXPECT_GT(final_map50, 0.05) << r.out;
+  EXPECT_GT(final_map50, 0.10) << r.out;
   // The same model untrained scores nearly nothing on the same split.
   auto u = cli("val model=yolo11n.yaml data=" + yaml.string() + " imgsz=160 device=cpu project=" +
                    (tmp / "runs").string() + " name=untrained");
