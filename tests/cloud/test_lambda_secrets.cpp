@@ -121,7 +121,7 @@ TEST(LambdaSecrets, RedactCoversBearerAndBasicForms) {
 TEST(LambdaSecrets, KeyNeverAppearsInErrorsOrVerboseLogs) {
   FakeLambda fake;
   const std::string key = fake.api_key();
-  log::set_verbose(true);
+  log::set_debug(true);
   testing::internal::CaptureStderr();
   testing::internal::CaptureStdout();
   std::string errors;
@@ -166,7 +166,7 @@ TEST(LambdaSecrets, KeyNeverAppearsInErrorsOrVerboseLogs) {
     }
   }
   std::string out = testing::internal::GetCapturedStdout() + testing::internal::GetCapturedStderr();
-  log::set_verbose(false);
+  log::set_debug(false);
   EXPECT_NE(out.find("http GET"), std::string::npos) << "verbose HTTP log expected:\n" << out;
   EXPECT_NE(out.find("[REDACTED]"), std::string::npos) << out;  // the token URL was logged, scrubbed
   EXPECT_NE(errors.find("global/object-does-not-exist"), std::string::npos) << errors;

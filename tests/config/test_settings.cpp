@@ -363,3 +363,15 @@ TEST(Settings, EveryDefaultSurvivesItsOwnValidation) {
     EXPECT_EQ(s.str(k), d.str(k)) << k;
   }
 }
+
+// args.yaml must spell floats as Python's repr() does, so Ultralytics users (and tools) read the same text.
+TEST(Settings, FloatsAreWrittenLikePythonRepr) {
+  auto s = yolocpp::config::Settings::from_args({"degrees=10", "lr0=0.00001", "scale=0.5", "weight_decay=5e-4"});
+  const std::string y = s.dump_yaml();
+  EXPECT_NE(y.find("\ndegrees: 10.0\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("\nlr0: 1e-05\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("\nscale: 0.5\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("\nweight_decay: 0.0005\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("\nmomentum: 0.937\n"), std::string::npos) << y;
+  EXPECT_DOUBLE_EQ(s.number("degrees"), 10.0);
+}

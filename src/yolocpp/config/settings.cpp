@@ -83,17 +83,26 @@ bool is_none_text(const std::string& v) {
   return l.empty() || l == "none" || l == "null" || l == "~";
 }
 
-// Python repr style for floats: shortest text that round-trips, always with a '.' or exponent.
+// Python repr style for floats: the shortest digits that round-trip, written in fixed notation when the
+// decimal exponent is in [-4, 16) (10.0, 0.015) and in exponent notation otherwise (1e-05), as repr() does.
 std::string format_float(double d) {
   if (std::isnan(d)) return ".nan";
   if (std::isinf(d)) return d > 0 ? ".inf" : "-.inf";
   char buf[64];
-  for (int prec = 1; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*g", prec, d);
+  int digits = 1;
+  for (; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*e", digits - 1, d);
     if (std::strtod(buf, nullptr) == d) break;
   }
-  std::string s = buf;
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  const int exp10 = std::atoi(std::strchr(buf, 'e') + 1);
+  std::string s;
+  if (exp10 >= -4 && exp10 < 16) {
+    std::snprintf(buf, sizeof buf, "%.*f", std::max(0, digits - 1 - exp10), d);
+    s = buf;
+    if (s.find('.') == std::string::npos) s += ".0";
+  } else {
+    s = buf;  // 1e-05, 1e+16: signed, at least two exponent digits, as both printf and repr() write them
+  }
   return s;
 }
 

@@ -4,17 +4,25 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <mutex>
 
 namespace yolocpp::log {
 
 namespace {
 std::atomic<bool> g_verbose{true};
+std::atomic<bool> g_debug{[] {
+  const char* e = std::getenv("YOLOCPP_DEBUG");
+  return e != nullptr && *e != '\0' && std::string(e) != "0";
+}()};
 std::mutex g_mu;
 }  // namespace
 
 void set_verbose(bool v) { g_verbose = v; }
 bool verbose() { return g_verbose; }
+void set_debug(bool v) { g_debug = v; }
+bool debug_enabled() { return g_debug; }
 bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) != 0; }
 
 void write(Level lvl, const std::string& msg) {
