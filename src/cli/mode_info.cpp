@@ -3,6 +3,8 @@
 #include <string>
 
 #include "cli/modes.hpp"
+#include "yolocpp/io/model_io.hpp"
+#include "yolocpp/io/weights.hpp"
 #include "yolocpp/nn/model.hpp"
 #include "yolocpp/util/error.hpp"
 
@@ -15,18 +17,15 @@ int run_info(const Settings& s) {
     const std::string t(suf);
     return model.size() >= t.size() && model.compare(model.size() - t.size(), t.size(), t) == 0;
   };
-  if (ends_with(".pt")) {
-    // The .pt importer (src/yolocpp/io) does not offer a model loader yet.
-    throw ConfigError("model=" + model + ": loading .pt in info is not yet available; use a model yaml, "
-                      "e.g. model=yolo11n.yaml");
-  }
+  const bool weights = ends_with(".pt");
   const auto sizes = s.int_list("imgsz");
   if (sizes.empty() || sizes.size() > 2) throw ConfigError("imgsz must be one size or [h, w], got " + s.str("imgsz"));
   const int64_t h = sizes[0], w = sizes.size() == 2 ? sizes[1] : sizes[0];
   if (h <= 0 || w <= 0 || h % 32 != 0 || w % 32 != 0)
     throw ConfigError("imgsz=" + s.str("imgsz") + ": info needs sizes that are multiples of 32 (e.g. 640)");
 
-  auto m = nn::build_model(model);
+  // Weights (ours or Ultralytics', downloaded when a known asset name is not on disk) or a model yaml.
+  auto m = weights ? io::load_model(io::resolve_weights(model)) : nn::build_model(model);
   std::fputs(nn::layer_table(*m).c_str(), stdout);
   std::string line = nn::summary_line(*m, h, w);
   // The default line implies 640x640; name any other size so the GFLOPs are not misread.

@@ -246,7 +246,20 @@ TEST(NnInfoCli, BadModelIsOneClearError) {
   auto r = yolocpp::test::yolocpp("info model=yolo77q.yaml");
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("error: model=yolo77q.yaml: no such file"), std::string::npos) << r.out;
-  auto p = yolocpp::test::yolocpp("info model=yolo11n.pt");
-  EXPECT_NE(p.rc, 0);
-  EXPECT_NE(p.out.find("loading .pt in info is not yet available"), std::string::npos) << p.out;
+  // A released asset name that is not on disk and cannot be downloaded: one line saying where to put it.
+  yolocpp::test::TempDir cache;
+  auto p = yolocpp::test::run_cmd("YOLOCPP_CACHE_DIR=" + cache.path().string() +
+                                  " YOLOCPP_ASSETS_URL=http://127.0.0.1:9 " YOLOCPP_BIN " info model=yolo11n.pt");
+  EXPECT_EQ(p.rc, 1) << p.out;
+  EXPECT_NE(p.out.find("error: could not download"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("weights/yolo11n.pt"), std::string::npos) << p.out;
+}
+
+// info on weights: an Ultralytics checkpoint is imported and described by its own yaml.
+TEST(NnInfoCli, UltralyticsWeightsAreDescribed) {
+  REQUIRE_CLI();
+  YOLOCPP_REQUIRE_SHARED();
+  auto r = yolocpp::test::yolocpp("info model=" + (yolocpp::test::fixtures_dir() / "yolo11n_nc3_random.pt").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("summary: 319 layers, 2,590,425 parameters"), std::string::npos) << r.out;
 }

@@ -221,6 +221,9 @@ OpenCvBackend::OpenCvBackend(const std::string& path, const std::string& device)
                                  path, e.what()));
   }
   if (net_->net.empty()) throw ModelError("OpenCV DNN loaded an empty network from '" + path + "'");
+  // OpenCV 4.6's layer fusion rewrites the C2PSA attention (4-D MatMul/Softmax/Transpose) wrongly: with it on,
+  // boxes move by ~60-100 px; with it off every node matches LibTorch at float noise (tests/export, tests/predict).
+  net_->net.enableFusion(false);
   net_->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
   net_->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
 
