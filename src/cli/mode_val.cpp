@@ -11,6 +11,7 @@
 #include "cli/modes.hpp"
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/synth.hpp"
+#include "yolocpp/engine/backend_ocv.hpp"
 #include "yolocpp/engine/loader.hpp"
 #include "yolocpp/engine/run_dir.hpp"
 #include "yolocpp/engine/validator.hpp"
@@ -26,6 +27,13 @@ namespace yolocpp::cli {
 namespace {
 
 bool given(const Settings& s, const char* key) { return s.has(key) && !s.is_none(key); }
+
+bool ends_with_ci(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (size_t i = 0; i < suffix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i]) return false;
+  return true;
+}
 
 // device= as Ultralytics spells it: empty = first CUDA device if any else cpu; "cpu"; "0", "0,1", "cuda:1".
 torch::Device parse_device(const Settings& s) {
@@ -60,10 +68,15 @@ int run_val(const Settings& s) {
   const torch::Device device = parse_device(s);
 
   nn::DetectionModel model{nullptr};
+  std::unique_ptr<engine::OpenCvBackend> onnx;
   std::string data_arg = given(s, "data") ? s.str("data") : "";
-  const bool is_yaml = model_arg.size() > 5 && (model_arg.substr(model_arg.size() - 5) == ".yaml" ||
-                                                model_arg.substr(model_arg.size() - 4) == ".yml");
-  if (is_yaml) {
+  const bool is_yaml = ends_with_ci(model_arg, ".yaml") || ends_with_ci(model_arg, ".yml");
+  const bool is_onnx = ends_with_ci(model_arg, ".onnx");
+  if (is_onnx) {
+    // An exported graph carries no training args, so data= falls back to the demo set below.
+    if (device.is_cuda()) log::warn("val of an .onnx runs on OpenCV DNN (cpu); device={} is ignored", s.str("device"));
+    onnx = std::make_unique<engine::OpenCvBackend>(model_arg);
+  } else if (is_yaml) {
     log::warn("model={} is a model description without weights: validating randomly initialised weights", model_arg);
   } else {
     const std::string path = io::resolve_weights(model_arg);
@@ -86,6 +99,10 @@ int run_val(const Settings& s) {
   data::DatasetInfo ds = data::load_dataset(data_arg);
   const bool single_cls = given(s, "single_cls") && s.boolean("single_cls");
   if (is_yaml) model = nn::build_model(model_arg, single_cls ? 1 : ds.nc);
+  if (onnx && !single_cls && static_cast<int64_t>(onnx->names().size()) != ds.nc)
+    throw ModelError(fmt::format("model={} predicts {} classes (ONNX metadata names) but data={} has nc={}; "
+                                 "validate it on the dataset it was trained on, or re-export the matching model",
+                                 model_arg, onnx->names().size(), data_arg, ds.nc));
 
   engine::ValidatorOptions o;
   auto sz = s.int_list("imgsz");
@@ -103,18 +120,53 @@ int run_val(const Settings& s) {
   o.workers = given(s, "workers") ? static_cast<int>(std::min<int64_t>(s.integer("workers"), 8)) : 0;
   o.save_json = s.boolean("save_json");
   o.verbose = s.boolean("verbose");
+  // val defaults to rect batches (Ultralytics' Model.val sets rect=True); rect=False gives square batches.
+  if (s.was_set("rect")) o.rect = s.boolean("rect");
+  if (onnx) {
+    o.device = torch::kCPU;  // OpenCV DNN returns CPU tensors; NMS and matching run there too
+    if (o.half) {
+      log::warn("half=True does not apply to an .onnx on OpenCV DNN; validating in fp32");
+      o.half = false;
+    }
+    if (auto fixed = onnx->fixed_shape()) {
+      // A static graph takes exactly its exported shape: square letterboxed batches at that size.
+      if ((*fixed)[0] != (*fixed)[1])
+        throw ModelError(fmt::format("model={} has a fixed {}x{} input; val letterboxes to squares, so export it "
+                                     "square (imgsz={}) or with dynamic=True",
+                                     model_arg, (*fixed)[0], (*fixed)[1], std::max((*fixed)[0], (*fixed)[1])));
+      if (s.was_set("imgsz") && o.imgsz != (*fixed)[0])
+        log::warn("model={} is a static {}x{} graph: imgsz={} -> {}", model_arg, (*fixed)[0], (*fixed)[1], o.imgsz, (*fixed)[0]);
+      o.imgsz = static_cast<int>((*fixed)[0]);
+      if (o.rect) log::info("static ONNX input: using square batches (rect=False)");
+      o.rect = false;
+    }
+    if (onnx->max_batch() > 0 && o.batch != onnx->max_batch()) {
+      if (s.was_set("batch"))
+        log::warn("model={} has a fixed batch of {}: batch={} -> {}", model_arg, onnx->max_batch(), s.str("batch"),
+                  onnx->max_batch());
+      o.batch = onnx->max_batch();
+    }
+  }
   const std::string split = given(s, "split") ? s.str("split") : "val";
 
   engine::RunDir rd = engine::make_run_dir(given(s, "project") ? s.str("project") : "",
                                            given(s, "name") ? s.str("name") : "", s.boolean("exist_ok"), "val");
   o.save_dir = rd.path;
 
-  model->fuse();
-  model->eval();
-  std::printf("%s\n", nn::summary_line(*model, o.imgsz).c_str());
   engine::Validator v(o);
-  std::fflush(stdout);
-  auto r = v.run(model, ds, split);
+  if (onnx) {
+    std::printf("Loading %s for %s inference...\n", model_arg.c_str(), onnx->description().c_str());
+    std::fflush(stdout);
+    auto loader = v.make_loader(ds, split);
+    engine::ForwardFn fwd = [&](const torch::Tensor& x) { return onnx->forward(x); };
+    v.run(fwd, *loader, static_cast<int>(ds.nc), ds.names);
+  } else {
+    model->fuse();
+    model->eval();
+    std::printf("%s\n", nn::summary_line(*model, o.imgsz).c_str());
+    std::fflush(stdout);
+    v.run(model, ds, split);
+  }
   std::printf("Results saved to %s\n", rd.path.string().c_str());
   return 0;
 }
