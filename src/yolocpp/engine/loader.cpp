@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "yolocpp/data/augment/load.hpp"
+#include "yolocpp/engine/distributed.hpp"
 #include "yolocpp/data/augment/rng.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
@@ -138,6 +139,9 @@ void Loader::init() {
   if (opt_.imgsz <= 0) throw ConfigError("imgsz must be positive (got " + std::to_string(opt_.imgsz) + ")");
   if (opt_.batch <= 0) throw ConfigError("batch must be positive (got " + std::to_string(opt_.batch) + ")");
   if (opt_.workers < 0) throw ConfigError("workers must be >= 0 (got " + std::to_string(opt_.workers) + ")");
+  if (opt_.world_size > 1 && opt_.mode == LoaderMode::Train && opt_.rect.value_or(false))
+    // The rect batch shapes belong to consecutive runs of the sorted order, which a rank's shard is not.
+    throw ConfigError("rect=True cannot be used with distributed training (WORLD_SIZE>1); drop rect=True");
   const size_t n = items_.size();
   opt_.batch = static_cast<int>(std::min<size_t>(static_cast<size_t>(opt_.batch), n));
   if (opt_.prefetch == 0) opt_.prefetch = 2 * static_cast<size_t>(std::max(opt_.workers, 1));
@@ -289,10 +293,13 @@ std::vector<std::vector<int>> Loader::epoch_plan(int e) const {
       for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[static_cast<size_t>(rng.randint(static_cast<int64_t>(i)))]);
     }
   }
+  // DDP: every rank made the same order above (same seed and epoch); each keeps its own shard of it.
+  if (opt_.mode == LoaderMode::Train && opt_.world_size > 1) order = shard_order(order, opt_.rank, opt_.world_size);
+  const size_t m = order.size();
   std::vector<std::vector<int>> plan;
-  for (size_t k = 0; k * B < n; ++k)  // drop_last = False: the last batch may be smaller
+  for (size_t k = 0; k * B < m; ++k)  // drop_last = False: the last batch may be smaller
     plan.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(k * B),
-                      order.begin() + static_cast<std::ptrdiff_t>(std::min(n, (k + 1) * B)));
+                      order.begin() + static_cast<std::ptrdiff_t>(std::min(m, (k + 1) * B)));
   return plan;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -54,6 +55,10 @@ struct LoaderOptions {
   size_t prefetch = 0;      // batches made ahead of the consumer; 0 -> 2 * max(workers, 1)
   fs::path disk_cache_dir;  // cache=disk fallback when the image folder is not writable; empty -> util::cache_dir()/npy
   double ram_margin = 0.5;  // cache=ram needs (1 + margin) x the decoded bytes available (upstream's safety margin)
+  // Distributed training (train mode): this rank takes the DistributedSampler-style shard (shard_order) of
+  // each epoch's seeded order, which is the same on every rank; `batch` is then the per-rank batch.
+  int rank = 0;
+  int world_size = 1;
 };
 
 class Loader {
@@ -66,7 +71,12 @@ class Loader {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  size_t size() const { return (items_.size() + opt_.batch - 1) / opt_.batch; }  // batches per epoch, ceil(N / batch)
+  // Batches per epoch, ceil(N / batch), N being this rank's shard (ceil(images / world_size)) in DDP.
+  size_t size() const { return (shard_images() + opt_.batch - 1) / opt_.batch; }
+  size_t shard_images() const {
+    const size_t w = static_cast<size_t>(std::max(opt_.world_size, 1));
+    return (items_.size() + w - 1) / w;
+  }
   size_t num_images() const { return items_.size(); }
   int batch_size() const { return opt_.batch; }
   int epoch() const { return epoch_; }

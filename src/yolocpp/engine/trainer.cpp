@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "yolocpp/data/synth.hpp"
 #include "yolocpp/engine/checkpointing.hpp"
 #include "yolocpp/engine/console.hpp"
+#include "yolocpp/engine/distributed.hpp"
 #include "yolocpp/engine/ema.hpp"
 #include "yolocpp/engine/loader.hpp"
 #include "yolocpp/engine/loss/detection_loss.hpp"
@@ -208,8 +210,40 @@ std::string resolve_weights_path(const std::string& name) { return io::resolve_w
 
 Trainer::Trainer(config::Settings s) : args_(std::move(s)) {}
 
+namespace {
+TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_ptr<Distributed>& dist);
+}  // namespace
+
 TrainResult Trainer::train() {
-  config::Settings args = args_;
+  const std::string dev = given(args_, "device") ? args_.str("device") : "";
+  // device=0,1,...: this process only launches one rank per device (each rerunning this command with
+  // RANK/LOCAL_RANK/WORLD_SIZE set) and reports how they ended.
+  if (!in_distributed_child()) {
+    const std::vector<int> ids = parse_device_list(dev);
+    if (ids.size() > 1) {
+      for (int id : ids) select_device(std::to_string(id));  // CUDA absent or index too high: say so here
+      log::info("DDP: launching {} ranks, one per device {}", ids.size(), dev);
+      LaunchResult lr = launch_local(static_cast<int>(ids.size()), LaunchOptions{});
+      if (lr.rc != 0) throw DistributedError("distributed training failed: " + lr.message);
+      return TrainResult{};
+    }
+  }
+  const DistEnv env = dist_env_from_environment();
+  std::unique_ptr<Distributed> dist;
+  try {
+    return run_training(args_, env, dist);
+  } catch (const std::exception& e) {
+    // Peers blocked in a collective learn which rank stopped and why, instead of a bare socket error.
+    if (dist) dist->report_failure(e.what());
+    throw;
+  }
+}
+
+namespace {
+
+TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_ptr<Distributed>& dist) {
+  const bool ddp = env.active();
+  const bool main_rank = !ddp || env.rank == 0;
   std::optional<ResumeState> resume;
   {
     const std::string r = given(args, "resume") ? lower(args.str("resume")) : "false";
@@ -232,20 +266,41 @@ TrainResult Trainer::train() {
   TrainResult res;
   if (resume) {
     res.save_dir = resume->save_dir;
+  } else if (!main_rank) {
+    // Only rank 0 owns a run folder; the others never write into it.
   } else {
     RunDir rd = make_run_dir(given(args, "project") ? fs::path(args.str("project")) : fs::path(),
                              given(args, "name") ? args.str("name") : "", args.boolean("exist_ok"), "train");
     res.save_dir = rd.path;
   }
   const fs::path wdir = res.save_dir / "weights";
-  fs::create_directories(wdir);
+  if (main_rank) fs::create_directories(wdir);
   res.last = wdir / "last.pt";
   res.best = wdir / "best.pt";
   const std::string args_yaml = args.dump_yaml() + "save_dir: " + res.save_dir.string() + "\n";
-  if (!resume) util::atomic_write(res.save_dir / "args.yaml", args_yaml);
+  if (!resume && main_rank) util::atomic_write(res.save_dir / "args.yaml", args_yaml);
 
-  // 2. device, seed
-  const torch::Device device = select_device(given(args, "device") ? args.str("device") : "");
+  // 2. device, seed, process group
+  const std::string dev_arg = given(args, "device") ? args.str("device") : "";
+  torch::Device device = torch::kCPU;
+  if (ddp) {
+    // A rank launched for device=0,1,... (or by torchrun without device=) uses its LOCAL_RANK's device.
+    const std::vector<int> ids = parse_device_list(dev_arg);
+    if (ids.size() > 1) {
+      if (env.local_rank >= static_cast<int>(ids.size()))
+        throw ConfigError(fmt::format("LOCAL_RANK={} but device={} lists only {} devices", env.local_rank, dev_arg,
+                                      ids.size()));
+      device = select_device(std::to_string(ids[static_cast<size_t>(env.local_rank)]));
+    } else if (dev_arg.empty() && torch::cuda::is_available()) {
+      device = select_device(std::to_string(env.local_rank));
+    } else {
+      device = select_device(dev_arg);
+    }
+    dist = Distributed::from_env(env, device);
+    log::info("DDP: rank {}/{} on {} ({})", dist->rank(), dist->world_size(), device.str(), dist->backend());
+  } else {
+    device = select_device(dev_arg);
+  }
   const int64_t seed = args.integer("seed");
   torch::manual_seed(static_cast<uint64_t>(seed));
   if (device.is_cuda()) {
@@ -264,7 +319,8 @@ TrainResult Trainer::train() {
   for (const auto& f : freeze_parameters(*model, freeze_layers(args))) log::info("Freezing layer '{}'", f);
   const std::vector<int64_t> frozen_layers = freeze_layers(args);
   model->to(device);
-  log::info("{}", nn::summary_line(*model));
+  if (dist) dist->broadcast_module(*model);  // every rank starts from rank 0's parameters and buffers
+  if (main_rank) log::info("{}", nn::summary_line(*model));
 
   // 4. AMP (CUDA only)
   const bool amp = args.boolean("amp") && device.is_cuda();
@@ -283,7 +339,10 @@ TrainResult Trainer::train() {
     log::warn("AutoBatch (batch={}) needs CUDA memory statistics; using batch=16", args.str("batch"));
     batch_f = 16;
   }
+  // `batch` is the global batch (accumulation, weight decay and warmup follow it, as upstream); each rank
+  // loads batch / world_size images per step.
   const int batch = static_cast<int>(batch_f);
+  const int rank_batch = dist ? per_rank_batch(batch, dist->world_size()) : batch;
   int workers = static_cast<int>(args.integer("workers"));
   if (!device.is_cuda()) workers = 0;  // as upstream: CPU time goes to the model, not the loader
 
@@ -302,8 +361,9 @@ TrainResult Trainer::train() {
   LoaderOptions lo;
   lo.mode = LoaderMode::Train;
   lo.imgsz = imgsz;
-  lo.batch = batch;
+  lo.batch = rank_batch;
   lo.workers = workers;
+  if (dist) lo.rank = dist->rank(), lo.world_size = dist->world_size();
   lo.seed = static_cast<uint64_t>(seed);
   lo.rect = args.boolean("rect");
   lo.shuffle = !args.boolean("rect");
@@ -321,7 +381,7 @@ TrainResult Trainer::train() {
   const std::string val_split = ds.has_split("val") ? "val" : (ds.has_split("test") ? "test" : "");
   ValidatorOptions vo;
   vo.imgsz = imgsz;
-  vo.batch = batch * 2;
+  vo.batch = rank_batch * 2;
   vo.conf = given(args, "conf") ? args.number("conf") : 0.001;
   vo.iou = args.number("iou");
   vo.max_det = static_cast<int>(args.integer("max_det"));
@@ -333,7 +393,9 @@ TrainResult Trainer::train() {
   vo.save_dir = res.save_dir;
   Validator validator(vo);
   std::unique_ptr<Loader> val_loader;
-  if (!val_split.empty()) val_loader = validator.make_loader(ds, val_split);
+  if (!main_rank) {
+    // Only rank 0 validates.
+  } else if (!val_split.empty()) val_loader = validator.make_loader(ds, val_split);
   else log::warn("dataset '{}' has no val or test split: training without validation", ds.source);
 
   ModelEMA ema(model);
@@ -390,7 +452,7 @@ TrainResult Trainer::train() {
       throw ConfigError(fmt::format("{} training to {} epochs is finished, nothing to resume; start a new training "
                                     "with model={} instead",
                                     resume->path.string(), epochs, resume->path.string()));
-    truncate_results(csv, start_epoch);  // rows of an epoch whose checkpoint never landed
+    if (main_rank) truncate_results(csv, start_epoch);  // rows of an epoch whose checkpoint never landed
     auto rows = read_results(csv);
     if (!rows.empty() && rows.back().size() > 1) time_offset = rows.back()[1];
     log::info("Resuming training {} from epoch {} to {} total epochs", resume->path.string(), start_epoch + 1, epochs);
@@ -402,8 +464,7 @@ TrainResult Trainer::train() {
   }
 
   // Batches per epoch: the loader's plan exists only after set_epoch, so count it here.
-  const int64_t nb = (static_cast<int64_t>(train_loader.num_images()) + train_loader.batch_size() - 1) /
-                     train_loader.batch_size();
+  const int64_t nb = static_cast<int64_t>(train_loader.size());  // this rank's shard (the same count on every rank)
   const int64_t nw = warmup_iterations(args.number("warmup_epochs"), nb);
   const double time_limit_h = given(args, "time") ? args.number("time") : 0.0;
   const double momentum = args.number("momentum"), warmup_momentum = args.number("warmup_momentum");
@@ -417,6 +478,24 @@ TrainResult Trainer::train() {
   log::info("Starting training for {}", time_limit_h > 0 ? fmt::format("{} hours...", time_limit_h)
                                                          : fmt::format("{} epochs...", epochs));
   res.start_epoch = start_epoch;
+  std::unique_ptr<GradReducer> reducer;
+  if (dist) reducer = std::make_unique<GradReducer>(*dist, trainable);
+  // Rank 0 decides to stop (validation fitness, time limit); the others must take the same decision.
+  auto agree = [&](bool flag) {
+    if (!dist) return flag;
+    torch::Tensor t = torch::tensor({flag ? 1 : 0}, torch::kInt64).to(device);
+    dist->broadcast({t}, 0);
+    return t.item<int64_t>() != 0;
+  };
+  // End of an epoch: rank 0's stop decision and epoch count (time= rescales it) for every rank.
+  auto agree_end = [&](bool stop, int& n_epochs) {
+    torch::Tensor t = torch::tensor({stop ? int64_t{1} : int64_t{0}, static_cast<int64_t>(n_epochs)}, torch::kInt64)
+                          .to(device);
+    dist->broadcast({t}, 0);
+    t = t.to(torch::kCPU);
+    n_epochs = static_cast<int>(t[1].item<int64_t>());
+    return t[0].item<int64_t>() != 0;
+  };
   auto optimizer_step = [&]() {
     const bool found_inf = scaler.unscale(trainable);
     torch::nn::utils::clip_grad_norm_(trainable, 10.0);
@@ -440,7 +519,7 @@ TrainResult Trainer::train() {
       train_loader.close_mosaic();
     }
     train_loader.set_epoch(epoch);
-    std::printf("\n%s\n", epoch_header().c_str());
+    if (main_rank) std::printf("\n%s\n", epoch_header().c_str());
     EpochProgress bar(nb);
     std::array<double, 3> tloss{0, 0, 0};
     int64_t i = 0;
@@ -474,18 +553,31 @@ TrainResult Trainer::train() {
       loss::LossOutput out = criterion(raw, tg, std::array<int64_t, 2>{img.size(2), img.size(3)});
       auto items = out.items.to(torch::kCPU, torch::kFloat64);
       for (int k = 0; k < 3; ++k) tloss[k] = (tloss[k] * i + items[k].item<double>()) / (i + 1);
-      scaler.scale(out.total).backward();
+      // DDP averages gradients over ranks while the loss is per-rank-batch scaled: times world_size keeps
+      // the gradient of the global batch (as upstream does).
+      torch::Tensor total = dist ? out.total * static_cast<double>(dist->world_size()) : out.total;
+      scaler.scale(total).backward();
+      // After every backward (also inside an accumulation window): the hooks' buckets are awaited and
+      // averaged, so .grad is the same on every rank before the step.
+      if (reducer) reducer->finish();
       if (ni - last_opt_step >= accumulate) {
         optimizer_step();
         last_opt_step = ni;
-        if (time_limit_h > 0 && now_seconds() - t0 > time_limit_h * 3600) time_up = true;
+        if (time_limit_h > 0) time_up = agree(now_seconds() - t0 > time_limit_h * 3600);
       }
       ++i;
       desc = progress_desc(epoch, epochs, 0.0, tloss, b->bboxes.size(0), img.size(3));
-      bar.update(i, desc);
+      if (main_rank) bar.update(i, desc);
       if (time_up) break;
     }
-    bar.finish(desc);
+    if (main_rank) bar.finish(desc);
+    if (!main_rank) {
+      // Rank 0 validates, logs and saves; this rank waits in the broadcast of its stop decision.
+      const bool stop = agree_end(false, epochs);
+      res.epochs_done = epoch + 1;
+      if (stop) break;
+      continue;
+    }
     std::array<double, 3> lrs{};
     for (size_t g = 0; g < 3; ++g) lrs[g] = group_lr(*opt, g);
 
@@ -543,8 +635,22 @@ TrainResult Trainer::train() {
         io::save_checkpoint(ck, (wdir / fmt::format("epoch{}.pt", epoch)).string());
     }
     res.epochs_done = epoch + 1;
+    if (dist) stop = agree_end(stop, epochs);
     if (stop) break;
   }
+  if (const char* dump = std::getenv("YOLOCPP_DDP_TEST_DUMP"); dump && dist) {
+    // Test hook (tests/e2e/test_ddp_train.cpp, which has no LibTorch to read a .pt): every rank's final
+    // model parameters then EMA parameters as raw float32, to show the ranks ended identical. Buffers (BN
+    // running statistics) are left out: each rank's come from its own batches. Nothing else reads this.
+    std::vector<torch::Tensor> flat;
+    for (const auto& p : model->parameters()) flat.push_back(p.detach().reshape(-1));
+    for (const auto& p : ema.model()->parameters()) flat.push_back(p.detach().reshape(-1));
+    torch::Tensor all = torch::cat(flat).to(torch::kCPU, torch::kFloat32).contiguous();
+    util::atomic_write(fs::path(dump) / fmt::format("rank{}.f32", dist->rank()),
+                       std::string(static_cast<const char*>(all.data_ptr()), all.numel() * sizeof(float)));
+  }
+  if (dist) dist->barrier();  // every rank is done with collectives before rank 0 goes on alone
+  if (!main_rank) return res;
   log::info("{} epochs completed in {:.3f} hours.", res.epochs_done - start_epoch, (now_seconds() - t0) / 3600.0);
 
   // End: strip, then validate best.pt (fused) with per-class rows.
@@ -566,5 +672,7 @@ TrainResult Trainer::train() {
   log::info("Results saved to {}", res.save_dir.string());
   return res;
 }
+
+}  // namespace
 
 }  // namespace yolocpp::engine
