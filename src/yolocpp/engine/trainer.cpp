@@ -306,6 +306,9 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   if (device.is_cuda()) {
     torch::cuda::manual_seed_all(static_cast<uint64_t>(seed));
     if (args.boolean("deterministic")) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+    // cuDNN benchmark mode times the convolution algorithms once per input shape and keeps the fastest
+    // (as bench/gpu_train.cpp); the choice can vary run to run, so deterministic=True keeps it off.
+    else at::globalContext().setBenchmarkCuDNN(true);
   }
 
   // 3. model, freeze
@@ -319,6 +322,15 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   for (const auto& f : freeze_parameters(*model, freeze_layers(args))) log::info("Freezing layer '{}'", f);
   const std::vector<int64_t> frozen_layers = freeze_layers(args);
   model->to(device);
+  const bool cuda = device.is_cuda();
+  if (cuda) {
+    // channels_last (NHWC) weights: cuDNN's fastest convolution kernels on tensor cores take NHWC, and with
+    // NCHW weights every conv would transpose. set_data keeps each parameter's identity (the optimizer, EMA
+    // and checkpoints see the same tensors; checkpoints write .contiguous() copies). CPU keeps NCHW.
+    torch::NoGradGuard ng;
+    for (auto& p : model->parameters())
+      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  }
   if (dist) dist->broadcast_module(*model);  // every rank starts from rank 0's parameters and buffers
   if (main_rank) log::info("{}", nn::summary_line(*model));
 
@@ -522,7 +534,17 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     if (main_rank) std::printf("\n%s\n", epoch_header().c_str());
     EpochProgress bar(nb);
     std::array<double, 3> tloss{0, 0, 0};
+    // CUDA: the loss items are summed on the device and read on the host only every 10 iterations and at
+    // epoch end, so the step never waits for the GPU just to print a progress bar (tloss is that stale in
+    // between). CPU reads every iteration as before (there a read costs nothing).
+    torch::Tensor tloss_sum;
+    auto read_tloss = [&](int64_t n) {
+      if (!tloss_sum.defined() || n == 0) return;
+      auto sum = tloss_sum.to(torch::kCPU);
+      for (int k = 0; k < 3; ++k) tloss[k] = sum[k].item<double>() / static_cast<double>(n);
+    };
     int64_t i = 0;
+    int64_t last_nlabels = 0, last_width = 0;  // the last batch's, to redo the bar's line at epoch end
     std::string desc;
     bool time_up = false;
     while (auto b = train_loader.next()) {
@@ -537,9 +559,15 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
         for (size_t g = 0; g < 3; ++g)
           if (has_momentum(*opt, g)) set_group_momentum(*opt, g, wv.momentum);
       }
-      torch::Tensor img = b->img.to(device, /*non_blocking=*/true);
+      torch::Tensor img = b->img;
+      // CUDA: a copy from pinned (page-locked) host memory is a true async DMA, so non_blocking lets the
+      // step queue up behind it; from pageable memory it would stage and block.
+      if (cuda) img = img.pin_memory();
+      img = img.to(device, /*non_blocking=*/true);
       if (img.scalar_type() == torch::kUInt8) img = img.to(torch::kFloat32).div_(255.0);
-      loss::Targets tg{b->batch_idx.to(device), b->cls.to(device), b->bboxes.to(device)};
+      if (cuda) img = img.contiguous(torch::MemoryFormat::ChannelsLast);  // NHWC input, as the weights
+      loss::Targets tg{b->batch_idx.to(device, /*non_blocking=*/cuda), b->cls.to(device, /*non_blocking=*/cuda),
+                       b->bboxes.to(device, /*non_blocking=*/cuda)};
       std::vector<torch::Tensor> raw;
       if (amp) {
         at::autocast::set_enabled(true);
@@ -551,8 +579,13 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
         raw = model->forward_raw(img);
       }
       loss::LossOutput out = criterion(raw, tg, std::array<int64_t, 2>{img.size(2), img.size(3)});
-      auto items = out.items.to(torch::kCPU, torch::kFloat64);
-      for (int k = 0; k < 3; ++k) tloss[k] = (tloss[k] * i + items[k].item<double>()) / (i + 1);
+      if (cuda) {
+        torch::Tensor it = out.items.detach().to(torch::kFloat64);
+        tloss_sum = tloss_sum.defined() ? tloss_sum + it : it;
+      } else {
+        auto items = out.items.to(torch::kCPU, torch::kFloat64);
+        for (int k = 0; k < 3; ++k) tloss[k] = (tloss[k] * i + items[k].item<double>()) / (i + 1);
+      }
       // DDP averages gradients over ranks while the loss is per-rank-batch scaled: times world_size keeps
       // the gradient of the global batch (as upstream does).
       torch::Tensor total = dist ? out.total * static_cast<double>(dist->world_size()) : out.total;
@@ -566,9 +599,16 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
         if (time_limit_h > 0) time_up = agree(now_seconds() - t0 > time_limit_h * 3600);
       }
       ++i;
-      desc = progress_desc(epoch, epochs, 0.0, tloss, b->bboxes.size(0), img.size(3));
+      if (cuda && i % 10 == 0) read_tloss(i);
+      last_nlabels = b->bboxes.size(0), last_width = img.size(3);
+      desc = progress_desc(epoch, epochs, 0.0, tloss, last_nlabels, last_width);
       if (main_rank) bar.update(i, desc);
       if (time_up) break;
+    }
+    if (cuda && i > 0) {
+      // Epoch end: the exact mean loss for the bar and results.csv.
+      read_tloss(i);
+      desc = progress_desc(epoch, epochs, 0.0, tloss, last_nlabels, last_width);
     }
     if (main_rank) bar.finish(desc);
     if (!main_rank) {
