@@ -113,23 +113,12 @@ void print_mode_help(const Mode& m) {
               m.name, m.summary, m.name, std::string(m.name) == "cloud" ? " SUB" : "", m.settings, m.examples);
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 std::string closest(const std::string& word, const std::vector<std::string>& names) {
   std::string best;
   size_t best_d = 3;  // at most 2 edits: "trian", "expot", "predcit"
   for (const auto& n : names) {
-    size_t d = edit_distance(word, n);
+    size_t d = yolocpp::config::edit_distance(word, n);
     if (d < best_d) best_d = d, best = n;
   }
   return best;

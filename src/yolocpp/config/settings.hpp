@@ -43,4 +43,7 @@ class Settings {
   std::map<std::string, bool> set_by_user_;
 };
 
+// Edit (Levenshtein) distance between two words, for did-you-mean hints.
+size_t edit_distance(const std::string& a, const std::string& b);
+
 }  // namespace yolocpp::config
