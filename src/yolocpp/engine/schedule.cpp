@@ -6,14 +6,6 @@
 
 namespace yolocpp::engine {
 
-double round_half_even(double x) {
-  // nearbyint honours the current rounding mode; the default FE_TONEAREST is half-to-even.
-  const int old = std::fegetround();
-  std::fesetround(FE_TONEAREST);
-  const double r = std::nearbyint(x);
-  std::fesetround(old);
-  return r;
-}
 
 double lr_lambda(int epoch, int epochs, double lrf, bool cos_lr) {
   const double e = epoch, n = std::max(epochs, 1);

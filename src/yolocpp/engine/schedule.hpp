@@ -1,12 +1,13 @@
 // Learning-rate schedule, warmup and batch accumulation (spec yolo11.md §4.4-4.6). Pure functions of the
 // iteration and epoch counters, so a resumed run lands on exactly the values the first run would have used.
 #pragma once
+#include "yolocpp/util/pymath.hpp"
 #include <cstdint>
 
 namespace yolocpp::engine {
 
 // Python's round (half-to-even), used wherever Ultralytics calls round() / np.round().
-double round_half_even(double x);
+using util::round_half_even;  // Python round (util/pymath.hpp)
 
 // lf(e), the LambdaLR factor for epoch e (0-based): linear by default, cosine with cos_lr.
 double lr_lambda(int epoch, int epochs, double lrf, bool cos_lr);

@@ -7,14 +7,6 @@
 
 namespace yolocpp::metrics {
 
-double round_half_even(double v) {
-  // nearbyint honours the current rounding mode; force the IEEE default so a caller's mode cannot leak in.
-  const int old = std::fegetround();
-  std::fesetround(FE_TONEAREST);
-  const double r = std::nearbyint(v);
-  std::fesetround(old);
-  return r;
-}
 
 torch::Tensor xywh2xyxy(const torch::Tensor& x) {
   if (x.dim() < 1 || x.size(-1) != 4)

@@ -1,6 +1,7 @@
 // Box geometry shared by NMS, matching and the validator: the exact float32 op order Ultralytics uses,
 // because matching thresholds and NMS decisions are compared bit for bit against the fixtures.
 #pragma once
+#include "yolocpp/util/pymath.hpp"
 #include <torch/torch.h>
 
 #include <array>
@@ -35,6 +36,6 @@ torch::Tensor scale_boxes(HW img1_hw, const torch::Tensor& boxes, HW img0_hw,
                           const std::optional<RatioPad>& ratio_pad = std::nullopt);
 
 // Python's round() on a double: half to even.
-double round_half_even(double v);
+using util::round_half_even;  // Python round (util/pymath.hpp)
 
 }  // namespace yolocpp::metrics

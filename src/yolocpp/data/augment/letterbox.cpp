@@ -9,13 +9,6 @@
 
 namespace yolocpp::augment {
 
-double py_round(double x) {
-  const double f = std::floor(x);
-  const double diff = x - f;
-  if (diff > 0.5) return f + 1.0;
-  if (diff < 0.5) return f;
-  return std::fmod(f, 2.0) == 0.0 ? f : f + 1.0;  // exact tie: to even
-}
 
 namespace {
 // Python's % on numbers: result has the sign of the divisor.
@@ -38,7 +31,7 @@ Letterboxed letterbox_geometry(cv::Size src, int new_h, int new_w, const Letterb
   double r = std::min(new_h / h, new_w / w);
   if (!opt.scaleup) r = std::min(r, 1.0);
   lb.ratio_w = lb.ratio_h = r;
-  lb.new_unpad = cv::Size(static_cast<int>(py_round(w * r)), static_cast<int>(py_round(h * r)));
+  lb.new_unpad = cv::Size(static_cast<int>(round_half_even(w * r)), static_cast<int>(round_half_even(h * r)));
   double dw = new_w - lb.new_unpad.width, dh = new_h - lb.new_unpad.height;
   if (opt.auto_stride) {
     dw = py_mod(dw, opt.stride);
@@ -55,10 +48,10 @@ Letterboxed letterbox_geometry(cv::Size src, int new_h, int new_w, const Letterb
   }
   // The halves are multiples of 0.5, so the +-0.1 nudge never ties: an odd total puts the extra pixel at
   // the bottom / right.
-  lb.top = opt.center ? static_cast<int>(py_round(dh - 0.1)) : 0;
-  lb.bottom = static_cast<int>(py_round(dh + 0.1));
-  lb.left = opt.center ? static_cast<int>(py_round(dw - 0.1)) : 0;
-  lb.right = static_cast<int>(py_round(dw + 0.1));
+  lb.top = opt.center ? static_cast<int>(round_half_even(dh - 0.1)) : 0;
+  lb.bottom = static_cast<int>(round_half_even(dh + 0.1));
+  lb.left = opt.center ? static_cast<int>(round_half_even(dw - 0.1)) : 0;
+  lb.right = static_cast<int>(round_half_even(dw + 0.1));
   return lb;
 }
 

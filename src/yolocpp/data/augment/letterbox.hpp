@@ -2,6 +2,7 @@
 // Used by validation, predict and the no-mosaic training path. Pixel-identical to Ultralytics on the same
 // OpenCV (cv::resize INTER_LINEAR, only when the size changes; cv::copyMakeBorder).
 #pragma once
+#include "yolocpp/util/pymath.hpp"
 #include <opencv2/core.hpp>
 
 #include "yolocpp/data/augment/types.hpp"
@@ -9,7 +10,7 @@
 namespace yolocpp::augment {
 
 // Python's round(): half to even (std::round rounds half away from zero).
-double py_round(double x);
+using util::round_half_even;  // Python round (util/pymath.hpp)
 
 struct LetterboxOptions {
   bool auto_stride = false;  // Ultralytics `auto`: pad only to the next multiple of `stride`
