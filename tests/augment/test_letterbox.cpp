@@ -26,13 +26,13 @@ cv::Mat bus() { return cv::imread((fixtures_dir() / "bus.jpg").string(), cv::IMR
 }  // namespace
 
 TEST(Letterbox, PyRoundIsHalfEven) {
-  EXPECT_EQ(py_round(0.5), 0.0);
-  EXPECT_EQ(py_round(1.5), 2.0);
-  EXPECT_EQ(py_round(2.5), 2.0);
-  EXPECT_EQ(py_round(-0.5), -0.0);
-  EXPECT_EQ(py_round(-1.5), -2.0);
-  EXPECT_EQ(py_round(2.4999), 2.0);
-  EXPECT_EQ(py_round(39.9), 40.0);
+  EXPECT_EQ(round_half_even(0.5), 0.0);
+  EXPECT_EQ(round_half_even(1.5), 2.0);
+  EXPECT_EQ(round_half_even(2.5), 2.0);
+  EXPECT_EQ(round_half_even(-0.5), -0.0);
+  EXPECT_EQ(round_half_even(-1.5), -2.0);
+  EXPECT_EQ(round_half_even(2.4999), 2.0);
+  EXPECT_EQ(round_half_even(39.9), 40.0);
 }
 
 TEST(Letterbox, DecodedBusMatchesFixture) {
