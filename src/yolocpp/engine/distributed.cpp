@@ -98,6 +98,46 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
 
+// A timeout in seconds from the environment (fractions allowed), or the fallback when unset.
+std::chrono::milliseconds env_seconds(const char* name, std::chrono::milliseconds fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const double x = std::strtod(v, &end);
+  if (errno || *end != '\0' || !(x > 0) || x > 1e9)
+    throw ConfigError(fmt::format("environment variable {}='{}' must be a positive number of seconds", name, v));
+  return std::chrono::milliseconds(static_cast<int64_t>(x * 1000.0 + 0.5));
+}
+
+double seconds_of(std::chrono::milliseconds t) { return static_cast<double>(t.count()) / 1000.0; }
+
+// Every rank announces itself under its own key and waits until all WORLD_SIZE keys exist, so a rank that
+// never started (or died before this point) is named instead of leaving the others in a 30-minute wait.
+void rendezvous(c10d::Store& store, int rank, int world, std::chrono::milliseconds timeout) {
+  auto key = [](int r) { return "yolocpp/rendezvous/" + std::to_string(r); };
+  const std::string me = std::to_string(rank);
+  store.set(key(rank), std::vector<uint8_t>(me.begin(), me.end()));
+  std::vector<std::string> all;
+  for (int r = 0; r < world; ++r) all.push_back(key(r));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(5);
+  while (!store.check(all)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::vector<int> missing;
+      for (int r = 0; r < world; ++r)
+        if (!store.check({key(r)})) missing.push_back(r);
+      throw DistributedError(fmt::format(
+          "rank {}: rendezvous timed out after {:g} s: rank(s) {} of WORLD_SIZE={} never arrived; start every "
+          "rank 0..{} with the same MASTER_ADDR/MASTER_PORT (check their own output for an earlier error), or "
+          "allow more time with YOLOCPP_DDP_RENDEZVOUS_TIMEOUT=<seconds>",
+          rank, seconds_of(timeout), fmt::join(missing, ","), world, world - 1));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
@@ -212,6 +252,13 @@ std::vector<std::vector<size_t>> plan_buckets(const std::vector<size_t>& bytes, 
 // ---------------------------------------------------------------------------------------------------------
 // Process group
 
+DistOptions resolve_timeouts(DistOptions opt) {
+  if (opt.timeout.count() <= 0) opt.timeout = env_seconds("YOLOCPP_DDP_TIMEOUT", std::chrono::minutes(30));
+  if (opt.rendezvous_timeout.count() <= 0)
+    opt.rendezvous_timeout = env_seconds("YOLOCPP_DDP_RENDEZVOUS_TIMEOUT", std::chrono::minutes(5));
+  return opt;
+}
+
 Distributed::Distributed() : impl_(std::make_unique<Impl>()) {}
 Distributed::~Distributed() = default;
 
@@ -260,6 +307,14 @@ c10::intrusive_ptr<PgBase> make_backend(const c10::intrusive_ptr<c10d::Store>& s
 
 std::unique_ptr<Distributed> Distributed::with_store(const c10::intrusive_ptr<c10d::Store>& store, int rank,
                                                      int world_size, torch::Device device, DistOptions opt) {
+  opt = resolve_timeouts(opt);
+  try {
+    rendezvous(*store, rank, world_size, opt.rendezvous_timeout);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DistributedError(fmt::format("rank {}: rendezvous through the store failed: {}", rank, reason(e)));
+  }
   std::unique_ptr<Distributed> d(new Distributed());
   d->rank_ = rank;
   d->world_ = world_size;
@@ -281,21 +336,39 @@ std::unique_ptr<Distributed> Distributed::from_env(const DistEnv& env, torch::De
   // A peer that dies leaves half-open sockets: writing to them must fail with EPIPE (which Gloo turns into
   // an error we report), not kill this rank silently with SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
+  opt = resolve_timeouts(opt);
   c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(env.master_port);
   so.isServer = env.rank == 0;
   so.numWorkers = static_cast<size_t>(env.world_size);
-  so.waitWorkers = true;
-  so.timeout = opt.timeout;
+  // Our own rendezvous below counts arrivals per rank (and can name the missing ones); the store's
+  // waitWorkers could only report a timeout.
+  so.waitWorkers = false;
+  so.timeout = opt.rendezvous_timeout;  // also bounds a non-zero rank's connection attempts to rank 0
   c10::intrusive_ptr<c10d::Store> store;
   try {
     store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
   } catch (const std::exception& e) {
-    throw DistributedError(fmt::format(
-        "rank {}: rendezvous at MASTER_ADDR={} MASTER_PORT={} failed ({}); check that rank 0 runs, that the "
-        "port is free on rank 0's machine and reachable from this one, and that WORLD_SIZE={} matches",
-        env.rank, env.master_addr, env.master_port, reason(e), env.world_size));
+    const std::string who = env.rank == 0
+                                ? "check that the port is free on this machine"
+                                : fmt::format("rank 0 never came up there within {:g} s (YOLOCPP_DDP_RENDEZVOUS_"
+                                              "TIMEOUT): check that rank 0 runs, that the port is reachable from "
+                                              "this machine", seconds_of(opt.rendezvous_timeout));
+    throw DistributedError(fmt::format("rank {}: rendezvous at MASTER_ADDR={} MASTER_PORT={} failed ({}); {}, "
+                                       "and that WORLD_SIZE={} matches",
+                                       env.rank, env.master_addr, env.master_port, reason(e), who, env.world_size));
   }
+  try {
+    rendezvous(*store, env.rank, env.world_size, opt.rendezvous_timeout);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DistributedError(fmt::format("rank {}: rendezvous at MASTER_ADDR={} MASTER_PORT={} failed ({}); a peer "
+                                       "or rank 0 stopped during the rendezvous", env.rank, env.master_addr,
+                                       env.master_port, reason(e)));
+  }
+  // From here on the store serves the backends' own setup and failure reports: the collective timeout.
+  store->setTimeout(opt.timeout);
   std::unique_ptr<Distributed> d(new Distributed());
   d->rank_ = env.rank;
   d->world_ = env.world_size;

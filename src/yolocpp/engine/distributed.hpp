@@ -7,9 +7,13 @@
 // logger, comm hooks) and its API changed between 1.13 and 2.x; the bucketed hook below is small, works the
 // same on both, and is tested against single-process gradients (tests/ddp).
 //
-// SyncBatchNorm is not available: LibTorch's C++ frontend has no SyncBatchNorm module (it is Python-only in
-// PyTorch). Each rank normalises with its own batch statistics, as Ultralytics does by default (it never
-// converts to SyncBatchNorm); rank 0's BN running statistics are what the checkpoints hold.
+// BatchNorm: by default each rank normalises with its own batch statistics, as Ultralytics does (it never
+// converts to SyncBatchNorm); rank 0's BN running statistics are what the checkpoints hold. `sync_bn=True`
+// switches nn::Conv's BatchNorms to engine/sync_bn.hpp's SyncBatchNorm (LibTorch C++ has none of its own).
+//
+// Timeouts: the rendezvous (every rank reaching rank 0's TCPStore and announcing itself) has its own, short
+// timeout (YOLOCPP_DDP_RENDEZVOUS_TIMEOUT seconds, default 300), so a rank that never starts ends the others in
+// minutes with the missing ranks named; collectives keep the long one (YOLOCPP_DDP_TIMEOUT, default 1800 s).
 #pragma once
 #include <torch/torch.h>
 
@@ -69,12 +73,20 @@ std::vector<std::vector<size_t>> plan_buckets(const std::vector<size_t>& bytes, 
 
 struct DistOptions {
   std::string backend = "auto";  // auto: nccl for CUDA devices, gloo for CPU
-  // Collective and rendezvous timeout: a rank that never arrives ends the others with DistributedError.
-  std::chrono::milliseconds timeout{std::chrono::minutes(30)};
+  // Collective timeout: a collective a peer never joins ends with DistributedError after this long.
+  // 0: YOLOCPP_DDP_TIMEOUT seconds from the environment, else 30 minutes (PyTorch's default).
+  std::chrono::milliseconds timeout{0};
+  // Rendezvous timeout: how long ranks wait for all WORLD_SIZE ranks to reach the store (a rank that never
+  // starts or dies early is named in the error). 0: YOLOCPP_DDP_RENDEZVOUS_TIMEOUT seconds, else 5 minutes.
+  std::chrono::milliseconds rendezvous_timeout{0};
   // Gloo: the network interface/host to bind (GLOO_SOCKET_IFNAME is honoured too); empty = MASTER_ADDR's
   // loopback for a single machine, the host's name otherwise.
   std::string gloo_host;
 };
+
+// DistOptions with its 0 (= from the environment) timeouts filled in; a malformed or non-positive
+// YOLOCPP_DDP_TIMEOUT / YOLOCPP_DDP_RENDEZVOUS_TIMEOUT -> ConfigError naming it.
+DistOptions resolve_timeouts(DistOptions opt);
 
 // One process group. Every collective is blocking from the caller's view except the bucketed gradient
 // all-reduce (GradReducer); a failure becomes DistributedError naming this rank and what failed.

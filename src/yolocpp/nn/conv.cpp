@@ -17,7 +17,7 @@ ConvImpl::ConvImpl(int64_t c1, int64_t c2, int64_t k, int64_t s, int64_t g, int6
 
 torch::Tensor ConvImpl::forward(torch::Tensor x) {
   x = conv->forward(x);
-  if (!bn.is_empty()) x = bn->forward(x);
+  if (!bn.is_empty()) x = bn_train_fn && bn->is_training() ? (*bn_train_fn)(*bn, x) : bn->forward(x);
   if (act) x = torch::silu(x);
   if (profile.enabled) profile.out_numel = x.numel();
   return x;

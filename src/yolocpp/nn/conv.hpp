@@ -4,10 +4,17 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace yolocpp::nn {
+
+// A replacement for BatchNorm2d's training-mode forward (engine's SyncBatchNorm under DDP). It lives in nn as
+// a plain function so nn need not know about process groups; it must normalise with `bn`'s affine
+// parameters and update its running statistics exactly as BatchNorm2d would.
+using BatchNormTrainFn = std::function<torch::Tensor(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x)>;
 
 // Shape statistics recorded during a profiling forward (FLOP counting for `info`): only when a model
 // enables profiling, so ordinary (possibly concurrent) forwards never write to the modules.
@@ -40,6 +47,9 @@ class ConvImpl : public BlockImpl {
 
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
+  // Used instead of bn->forward while bn is training (null: ordinary per-process BatchNorm). Not part of the
+  // state dict; eval, fuse() and checkpoints never see it.
+  std::shared_ptr<const BatchNormTrainFn> bn_train_fn;
   bool act;
   ProfileStats profile;
   bool depthwise_name_ = false;
