@@ -375,3 +375,22 @@ TEST(Settings, FloatsAreWrittenLikePythonRepr) {
   EXPECT_NE(y.find("\nmomentum: 0.937\n"), std::string::npos) << y;
   EXPECT_DOUBLE_EQ(s.number("degrees"), 10.0);
 }
+
+// amp_dtype (yolocpp-only): float16 by default; float16 | bfloat16 and their short names; anything else names
+// the setting and the choices.
+TEST(Settings, AmpDtypeChoices) {
+  auto d = Settings::defaults();
+  EXPECT_EQ(d.str("amp_dtype"), "float16");
+  EXPECT_FALSE(d.was_set("amp_dtype"));
+  for (const char* v : {"float16", "bfloat16", "fp16", "bf16", "half"}) {
+    auto s = Settings::from_args({std::string("amp_dtype=") + v});
+    EXPECT_EQ(s.str("amp_dtype"), v);
+    EXPECT_TRUE(s.was_set("amp_dtype"));
+  }
+  const std::string e = args_error({"amp_dtype=int8"});
+  EXPECT_NE(e.find("'amp_dtype'"), std::string::npos) << e;
+  EXPECT_NE(e.find("one of float16, bfloat16"), std::string::npos) << e;
+  EXPECT_NE(e.find("'int8'"), std::string::npos) << e;
+  EXPECT_TRUE(Settings::from_args({"amp=True"}).boolean("amp"));  // amp itself stays Ultralytics' bool
+  EXPECT_NE(args_error({"amp=bf16"}), "");
+}

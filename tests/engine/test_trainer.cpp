@@ -240,21 +240,24 @@ TEST(TrainerOptim, GradScalerOnAToyTensor) {
   EXPECT_FLOAT_EQ(scaled.item<float>(), -3.0f * 65536.0f);
   scaled.backward();
   EXPECT_FLOAT_EQ(x.grad()[0].item<float>(), 3.0f * 65536.0f);
-  EXPECT_FALSE(s.unscale({x}));
+  s.unscale_({x});
+  EXPECT_TRUE(s.grads_finite());
   EXPECT_FLOAT_EQ(x.grad()[0].item<float>(), 3.0f);
-  s.update(false);
+  s.update();
   EXPECT_EQ(s.get_scale(), 65536.0);
-  s.update(false);  // second clean step in a row: grow
+  s.unscale_({x});
+  s.update();  // second clean step in a row: grow
   EXPECT_EQ(s.get_scale(), 131072.0);
   {
     torch::NoGradGuard ng;
     x.mutable_grad()[1] = std::numeric_limits<float>::infinity();
   }
-  EXPECT_TRUE(s.unscale({x}));  // inf -> skip the step
-  s.update(true);
+  s.unscale_({x});
+  EXPECT_FALSE(s.grads_finite());  // inf -> skip the step
+  s.update();
   EXPECT_EQ(s.get_scale(), 65536.0);
   EXPECT_EQ(s.growth_tracker(), 0);
-  // Disabled (CPU): identity, never reports inf.
+  // Disabled (CPU): identity, never reports inf. More cases in test_amp.cpp.
   GradScaler off(false);
   auto y = torch::tensor({2.0f}, torch::requires_grad());
   EXPECT_FLOAT_EQ(off.scale((y * 5).sum()).item<float>(), 10.0f);

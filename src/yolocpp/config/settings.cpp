@@ -229,6 +229,7 @@ std::map<std::string, Spec> spec_overrides() {
   m["optimizer"] = str(false, {"SGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp", "auto"});
   m["split"] = str(false, {"train", "val", "test"});
   m["copy_paste_mode"] = str(false, {"flip", "mixup"});
+  m["amp_dtype"] = str(false, {"float16", "bfloat16", "fp16", "bf16", "half"});
   // Ranges: counts >= 0 or >= 1.
   for (const char* k : {"epochs", "patience", "workers", "close_mosaic", "seed"}) m[k] = num(Kind::Int, 0, kInf);
   for (const char* k : {"max_det", "vid_stride", "nbs", "images"}) m[k] = num(Kind::Int, 1, kInf);

@@ -161,35 +161,135 @@ void load_optimizer_state(torch::optim::Optimizer& opt, const std::string& bytes
   opt.load(ar);
 }
 
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return torch::zeros({});
+  std::vector<torch::Tensor> norms;
+  norms.reserve(grads.size());
+  for (const auto& g : grads) norms.push_back(g.norm(2.0));
+  torch::Tensor total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2.0);
+  torch::Tensor coef = (max_norm / (total + 1e-6)).clamp_max(1.0);
+  for (auto& g : grads) g.mul_(coef);
+  return total;
+}
+
+at::ScalarType parse_amp_dtype(const std::string& value) {
+  std::string v;
+  for (char ch : value) v += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (v == "float16" || v == "fp16" || v == "half") return at::kHalf;
+  if (v == "bfloat16" || v == "bf16") return at::kBFloat16;
+  throw ConfigError("amp_dtype=" + value + " is not an autocast dtype; use amp_dtype=float16 (fp16, half) or "
+                    "amp_dtype=bfloat16 (bf16)");
+}
+
+AmpPlan plan_amp(bool amp, const std::string& amp_dtype, bool dtype_given, const torch::Device& device) {
+  AmpPlan p;
+  const at::ScalarType dt = parse_amp_dtype(amp_dtype);  // a bad value fails even when unused
+  const char* name = dt == at::kHalf ? "float16" : "bfloat16";
+  if (!amp) {
+    p.line = "AMP: off (amp=False), training in float32";
+  } else if (device.is_cuda()) {
+    p.autocast = true;
+    p.dtype = dt;
+    p.scaled = dt == at::kHalf;
+    p.line = p.scaled ? "AMP: CUDA float16 autocast with dynamic loss scaling (amp_dtype=float16)"
+                      : "AMP: CUDA bfloat16 autocast, no loss scaling (amp_dtype=bfloat16)";
+  } else if (dt == at::kBFloat16 && dtype_given) {
+    // Upstream never autocasts on CPU; an explicit bf16 request opts in (bf16 needs no scaling).
+    p.autocast = true;
+    p.dtype = dt;
+    p.line = "AMP: CPU bfloat16 autocast, no loss scaling (amp_dtype=bfloat16)";
+  } else {
+    p.line = fmt::format("AMP: off on {} (amp=True applies to CUDA; amp_dtype={} ignored; amp_dtype=bfloat16 "
+                         "enables CPU bf16 autocast)",
+                         device.str(), name);
+  }
+  return p;
+}
+
 GradScaler::GradScaler(bool enabled, double init_scale, double growth_factor, double backoff_factor,
                        int64_t growth_interval)
-    : enabled_(enabled), scale_(init_scale), growth_(growth_factor), backoff_(backoff_factor),
+    : enabled_(enabled), init_scale_(init_scale), growth_(growth_factor), backoff_(backoff_factor),
       interval_(growth_interval) {}
 
-torch::Tensor GradScaler::scale(const torch::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
+void GradScaler::ensure_state(const torch::Device& device) {
+  if (scale_.defined() && scale_.device() == device) return;
+  if (scale_.defined()) {  // moved (never happens in training; keeps the state if it does)
+    scale_ = scale_.to(device), tracker_ = tracker_.to(device), found_inf_ = found_inf_.to(device);
+    return;
+  }
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  scale_ = torch::full({1}, init_scale_, f32);
+  tracker_ = torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt32).device(device));
+  found_inf_ = torch::zeros({1}, f32);
+}
 
-bool GradScaler::unscale(const std::vector<torch::Tensor>& params) const {
-  if (!enabled_) return false;  // upstream's disabled scaler steps unconditionally
-  bool found_inf = false;
+torch::Tensor GradScaler::scale(const torch::Tensor& loss) {
+  if (!enabled_) return loss;
+  ensure_state(loss.device());
+  return loss * scale_.squeeze(0).to(loss.scalar_type());  // 0-dim: the loss keeps its shape
+}
+
+void GradScaler::unscale_(const std::vector<torch::Tensor>& params) {
+  if (!enabled_) return;  // upstream's disabled scaler steps unconditionally
   torch::NoGradGuard ng;
-  for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    auto g = p.mutable_grad();
-    g.mul_(1.0 / scale_);
-    if (!found_inf && !torch::isfinite(g).all().item<bool>()) found_inf = true;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return;
+  ensure_state(grads[0].device());
+  // The reciprocal in double then float, as torch.cuda.amp.GradScaler computes inv_scale.
+  torch::Tensor inv = scale_.to(torch::kFloat64).reciprocal().to(torch::kFloat32);
+  if (scale_.is_cuda()) {
+    at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, inv);
+    return;
   }
-  return found_inf;
+  // CPU: LibTorch 1.13 registers these two ops for CUDA only. Same result with plain ops.
+  torch::Tensor bad = torch::zeros({1}, torch::kBool);
+  for (auto& g : grads) {
+    g.mul_(inv);
+    bad.logical_or_(torch::isfinite(g).all().logical_not());
+  }
+  found_inf_.copy_(bad.to(torch::kFloat32));
 }
 
-void GradScaler::update(bool found_inf) {
-  if (!enabled_) return;
-  if (found_inf) {
-    scale_ *= backoff_;
-    tracker_ = 0;
-  } else if (++tracker_ >= interval_) {
-    scale_ *= growth_;
-    tracker_ = 0;
-  }
+bool GradScaler::grads_finite() const {
+  if (!enabled_ || !found_inf_.defined()) return true;
+  return found_inf_.item<float>() == 0.0f;  // the step's one device->host read
 }
+
+void GradScaler::update() {
+  if (!enabled_ || !scale_.defined()) return;
+  torch::NoGradGuard ng;
+  if (scale_.is_cuda()) {
+    at::_amp_update_scale_(scale_, tracker_, found_inf_, growth_, backoff_, interval_);
+  } else {
+    const bool inf = found_inf_.item<float>() != 0.0f;
+    const float s = scale_.item<float>();
+    const int64_t t = tracker_.item<int32_t>();
+    if (inf) {
+      scale_.fill_(s * static_cast<float>(backoff_));
+      tracker_.fill_(0);
+    } else if (t + 1 >= interval_) {
+      // As the CUDA kernel: growth only while the grown scale stays finite.
+      const float grown = s * static_cast<float>(growth_);
+      if (std::isfinite(grown)) scale_.fill_(grown);
+      tracker_.fill_(0);
+    } else {
+      tracker_.fill_(t + 1);
+    }
+  }
+  found_inf_.zero_();
+}
+
+double GradScaler::get_scale() const {
+  if (!enabled_) return 1.0;
+  return scale_.defined() ? static_cast<double>(scale_.item<float>()) : init_scale_;
+}
+
+int64_t GradScaler::growth_tracker() const { return tracker_.defined() ? tracker_.item<int32_t>() : 0; }
 
 }  // namespace yolocpp::engine

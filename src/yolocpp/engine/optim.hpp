@@ -58,26 +58,60 @@ void set_group_momentum(torch::optim::Optimizer& opt, size_t group, double momen
 std::string save_optimizer_state(torch::optim::Optimizer& opt);
 void load_optimizer_state(torch::optim::Optimizer& opt, const std::string& bytes);
 
-// Dynamic loss scaling with PyTorch's defaults: the loss is multiplied by `scale` before backward; before the
-// step the gradients are divided back and checked; a non-finite gradient skips the step and halves the scale;
-// `growth_interval` good steps in a row double it. Disabled (CPU / amp=False) it is the identity.
+// Global L2 norm of the gradients, clipped to max_norm, with the same arithmetic as
+// torch::nn::utils::clip_grad_norm_ (per-tensor norms, stacked norm, coefficient max_norm / (norm + 1e-6)
+// clamped to 1) but returning the norm as a device tensor: LibTorch's returns a host double, which is a
+// device->host sync every optimizer step on CUDA.
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
+
+// How a training run uses mixed precision (the amp and amp_dtype settings on a device).
+struct AmpPlan {
+  bool autocast = false;                // forward under autocast
+  at::ScalarType dtype = at::kFloat;    // autocast's lower-precision type (kHalf or kBFloat16)
+  bool scaled = false;                  // dynamic loss scaling (fp16 only: bf16 has fp32's exponent range)
+  std::string line;                     // the one log line naming the mode
+};
+
+// amp_dtype text: float16 | fp16 | half -> kHalf, bfloat16 | bf16 -> kBFloat16 (any case). ConfigError otherwise.
+at::ScalarType parse_amp_dtype(const std::string& value);
+
+// CUDA + amp: autocast in amp_dtype (fp16 scaled, bf16 unscaled). CPU: amp is off as upstream unless
+// amp_dtype=bfloat16 was given explicitly (dtype_given), which enables CPU bf16 autocast. amp=False: fp32.
+AmpPlan plan_amp(bool amp, const std::string& amp_dtype, bool dtype_given, const torch::Device& device);
+
+// Dynamic loss scaling with PyTorch's defaults, kept on the gradients' device so that a step costs one
+// device->host read (the skip decision in grads_finite()), as torch.cuda.amp.GradScaler: the loss is
+// multiplied by `scale` before backward; unscale_ divides the gradients back and records any inf/nan in a
+// device flag; a non-finite step is skipped and halves the scale; `growth_interval` clean steps in a row double
+// it. CUDA uses PyTorch's fused kernels (_amp_foreach_non_finite_check_and_unscale_, _amp_update_scale_);
+// CPU, where LibTorch 1.13 has no kernels for them, runs the same rule with plain tensor ops.
+// Disabled (amp=False, bf16, CPU) it is the identity and never skips. Not stored in checkpoints (as
+// Ultralytics 8.3): a resumed run starts again at init_scale.
 class GradScaler {
  public:
   explicit GradScaler(bool enabled, double init_scale = 65536.0, double growth_factor = 2.0,
                       double backoff_factor = 0.5, int64_t growth_interval = 2000);
-  torch::Tensor scale(const torch::Tensor& loss) const;
-  // Divides every defined gradient by the scale; returns true when any gradient is inf or nan.
-  bool unscale(const std::vector<torch::Tensor>& params) const;
-  // After a step attempt: backoff on inf, growth after growth_interval clean steps.
-  void update(bool found_inf);
-  double get_scale() const { return scale_; }
-  int64_t growth_tracker() const { return tracker_; }
+  // loss * scale (a 0-dim tensor on the loss's device); the loss itself when disabled.
+  torch::Tensor scale(const torch::Tensor& loss);
+  // Divides every defined gradient by the scale and records in the device flag whether any is inf or nan.
+  void unscale_(const std::vector<torch::Tensor>& params);
+  // The skip-step decision: false when the last unscale_ saw an inf/nan gradient. One host read; disabled: true.
+  bool grads_finite() const;
+  // Backoff on inf, growth after growth_interval clean steps; clears the flag for the next step.
+  void update();
+  // Host reads, for logs and tests.
+  double get_scale() const;
+  int64_t growth_tracker() const;
   bool enabled() const { return enabled_; }
 
  private:
+  void ensure_state(const torch::Device& device);
   bool enabled_;
-  double scale_, growth_, backoff_;
-  int64_t interval_, tracker_ = 0;
+  double init_scale_, growth_, backoff_;
+  int64_t interval_;
+  torch::Tensor scale_;      // float32 [1]
+  torch::Tensor tracker_;    // int32 [1]: clean steps since the last change
+  torch::Tensor found_inf_;  // float32 [1]: 1 when the last unscale_ saw inf/nan
 };
 
 }  // namespace yolocpp::engine

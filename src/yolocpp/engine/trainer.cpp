@@ -1,6 +1,5 @@
 #include "yolocpp/engine/trainer.hpp"
 
-#include <ATen/autocast_mode.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -31,6 +30,7 @@
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
 #include "yolocpp/util/log.hpp"
+#include "yolocpp/util/torch_compat.hpp"
 
 namespace yolocpp::engine {
 
@@ -334,9 +334,10 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   if (dist) dist->broadcast_module(*model);  // every rank starts from rank 0's parameters and buffers
   if (main_rank) log::info("{}", nn::summary_line(*model));
 
-  // 4. AMP (CUDA only)
-  const bool amp = args.boolean("amp") && device.is_cuda();
-  GradScaler scaler(amp);
+  // 4. AMP: CUDA fp16 (scaled) or bf16 autocast; CPU only with an explicit amp_dtype=bfloat16 (plan_amp).
+  const AmpPlan amp = plan_amp(args.boolean("amp"), args.str("amp_dtype"), args.was_set("amp_dtype"), device);
+  if (main_rank) log::info("{}", amp.line);
+  GradScaler scaler(amp.scaled);
 
   // 5. loaders
   auto sz = args.int_list("imgsz");
@@ -381,7 +382,10 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   lo.shuffle = !args.boolean("rect");
   lo.cache = parse_cache_mode(args.str("cache"));
   lo.single_cls = single_cls;
-  lo.float_img = true;
+  // CUDA: the loader hands over uint8 images (a 4x smaller host->device copy) and the step divides by 255 on
+  // the device, with the same ops as the loader's own conversion (bit-identical, test_engine
+  // AmpLoader.Uint8ThenDivideEqualsFloatImages). CPU: the worker threads convert, as before.
+  lo.float_img = !device.is_cuda();
   auto& h = lo.hyp;
   h.hsv_h = args.number("hsv_h"), h.hsv_s = args.number("hsv_s"), h.hsv_v = args.number("hsv_v");
   h.degrees = args.number("degrees"), h.translate = args.number("translate"), h.scale = args.number("scale");
@@ -509,10 +513,12 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     return t[0].item<int64_t>() != 0;
   };
   auto optimizer_step = [&]() {
-    const bool found_inf = scaler.unscale(trainable);
-    torch::nn::utils::clip_grad_norm_(trainable, 10.0);
-    if (!found_inf) opt->step();
-    scaler.update(found_inf);
+    // The only device->host read of a step is the scaler's skip decision (fp16 AMP; none otherwise):
+    // unscaling, the inf check, the clip and the scale update all stay on the device.
+    scaler.unscale_(trainable);
+    clip_grad_norm(trainable, 10.0);
+    if (scaler.grads_finite()) opt->step();
+    scaler.update();
     opt->zero_grad();
     ema.update(model);
   };
@@ -569,15 +575,13 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
       loss::Targets tg{b->batch_idx.to(device, /*non_blocking=*/cuda), b->cls.to(device, /*non_blocking=*/cuda),
                        b->bboxes.to(device, /*non_blocking=*/cuda)};
       std::vector<torch::Tensor> raw;
-      if (amp) {
-        at::autocast::set_enabled(true);
-        raw = model->forward_raw(img);
-        at::autocast::clear_cache();
-        at::autocast::set_enabled(false);
-        for (auto& r : raw) r = r.to(torch::kFloat32);
-      } else {
+      {
+        compat::AutocastGuard autocast(device.type(), amp.dtype, amp.autocast);
         raw = model->forward_raw(img);
       }
+      // Loss and assigner in float32 (spec §3.6), whatever the forward ran in.
+      if (amp.autocast)
+        for (auto& r : raw) r = r.to(torch::kFloat32);
       loss::LossOutput out = criterion(raw, tg, std::array<int64_t, 2>{img.size(2), img.size(3)});
       if (cuda) {
         torch::Tensor it = out.items.detach().to(torch::kFloat64);
