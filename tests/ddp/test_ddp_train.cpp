@@ -1,6 +1,6 @@
 // Two Gloo ranks on loopback against one process with the same global batch, and what happens when a
-// rank dies. The model is BN-free on purpose: with BatchNorm in train mode each rank normalises with its own
-// half-batch statistics (no SyncBatchNorm in LibTorch C++), so per-rank training would legitimately differ.
+// rank dies. The model is BN-free on purpose: with ordinary BatchNorm in train mode each rank normalises with
+// its own half-batch statistics, so per-rank training would legitimately differ (test_sync_bn.cpp covers BN).
 #include <gtest/gtest.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>

@@ -4,16 +4,19 @@
 // the same optimizer from the same broadcast start).
 //
 // Not asserted: equality with a single-process run of the same global batch. Each rank normalises BatchNorm
-// with its own half batch and the detection loss is normalised by each rank's own target count, so the two
-// trainings are close but not equal by construction (as in PyTorch DDP without SyncBatchNorm).
+// with its own half batch (unless sync_bn=True) and the detection loss is normalised by each rank's own target
+// count, so the two trainings are close but not equal by construction (as in PyTorch DDP).
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -48,6 +51,25 @@ std::vector<float> read_f32(const fs::path& p) {
   std::vector<float> v(bytes.size() / sizeof(float));
   std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
   return v;
+}
+
+std::vector<std::string> lines_of(const fs::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+// The torchrun-style command of rank r of 2. With a log (stdout+stderr go there) the shell execs the binary
+// itself, so the pid the test holds is the rank's and SIGKILL reaches it; without, `timeout` bounds the run.
+std::string rank_command(int r, int port, const std::string& args, const fs::path& log = {}) {
+  std::string cmd = "exec env RANK=" + std::to_string(r) + " LOCAL_RANK=" + std::to_string(r) +
+                    " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) +
+                    " YOLOCPP_DDP_RENDEZVOUS_TIMEOUT=120 OMP_NUM_THREADS=1 " + (log.empty() ? "timeout 300 " : "") +
+                    YOLOCPP_BIN + args;
+  if (!log.empty()) cmd += " > " + log.string() + " 2>&1";
+  return cmd;
 }
 
 size_t count_entries(const fs::path& dir) {
@@ -117,4 +139,74 @@ TEST(DdpTrain, TwoGlooRanksTrainOneRunFolderAndIdenticalWeights) {
   for (size_t i = 0; i < w0.size(); ++i) max_diff = std::max(max_diff, std::fabs(double(w0[i]) - double(w1[i])));
   EXPECT_LE(max_diff, 1e-6);
   std::printf("ranks' parameters: %zu floats, max |rank0 - rank1| = %.3g\n", w0.size(), max_diff);
+}
+
+// Resume under DDP: both ranks are SIGKILLed once epoch 1's last.pt exists; `resume=last.pt` with the same
+// world size continues in the same run folder, every epoch's row is there once, and both ranks exit 0.
+TEST(DdpTrain, ResumeAfterBothRanksAreKilled) {
+  TempDir tmp;
+  auto synth = yolocpp::test::yolocpp("synth out=" + (tmp / "synth").string() + " images=48 imgsz=96");
+  ASSERT_EQ(synth.rc, 0) << synth.out;
+  const fs::path yaml = tmp / "synth" / "dataset.yaml";
+  const fs::path project = tmp / "runs", run = project / "ddpr", last = run / "weights" / "last.pt";
+  constexpr int kEpochs = 3;
+  const std::string args = " train data=" + yaml.string() + " model=yolo11n.yaml epochs=" + std::to_string(kEpochs) +
+                           " batch=8 imgsz=64 workers=0 device=cpu plots=False warmup_epochs=0 close_mosaic=0"
+                           " project=" + project.string() + " name=ddpr";
+  const int port = free_tcp_port();
+  pid_t pids[2];
+  for (int r = 0; r < 2; ++r) {
+    const std::string cmd = rank_command(r, port, args, tmp / ("first" + std::to_string(r) + ".log"));
+    pids[r] = fork();
+    ASSERT_GE(pids[r], 0);
+    if (pids[r] == 0) {
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  // Wait for epoch 1's checkpoint, then kill both ranks (mid epoch 2, as a lost machine would).
+  bool ready = false, exited = false;
+  for (int i = 0; i < 6000 && !ready && !exited; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ready = fs::exists(last) && lines_of(run / "results.csv").size() >= 2;
+    for (pid_t p : pids) {
+      int st;
+      if (waitpid(p, &st, WNOHANG) == p) exited = true;
+    }
+  }
+  for (pid_t p : pids) {
+    kill(p, SIGKILL);
+    waitpid(p, nullptr, 0);
+  }
+  std::ifstream l0(tmp / "first0.log");
+  const std::string first0((std::istreambuf_iterator<char>(l0)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(exited) << "a rank exited before epoch 1 ended:\n" << first0;
+  ASSERT_TRUE(ready) << first0;
+  const size_t rows_at_kill = lines_of(run / "results.csv").size() - 1;
+  ASSERT_GE(rows_at_kill, 1u);
+  ASSERT_LT(rows_at_kill, static_cast<size_t>(kEpochs)) << "killed too late to test a resume";
+
+  const int port2 = free_tcp_port();
+  const std::string resume_args = " train resume=" + last.string();
+  CmdResult r1;
+  std::thread t1([&] { r1 = run_cmd(rank_command(1, port2, resume_args)); });
+  CmdResult r0 = run_cmd(rank_command(0, port2, resume_args));
+  t1.join();
+  ASSERT_EQ(r0.rc, 0) << r0.out;
+  ASSERT_EQ(r1.rc, 0) << r1.out;
+  // last.pt may lag results.csv by the epoch whose row was written just before the kill.
+  EXPECT_TRUE(r0.out.find("from epoch " + std::to_string(rows_at_kill + 1)) != std::string::npos ||
+              r0.out.find("from epoch " + std::to_string(rows_at_kill)) != std::string::npos)
+      << r0.out;
+  EXPECT_NE(r0.out.find("DDP: rank 0/2 on cpu (gloo)"), std::string::npos) << r0.out;
+  EXPECT_NE(r1.out.find("DDP: rank 1/2 on cpu (gloo)"), std::string::npos) << r1.out;
+  const auto rows = lines_of(run / "results.csv");
+  ASSERT_EQ(rows.size(), static_cast<size_t>(kEpochs) + 1) << "header + one row per epoch";
+  for (int e = 1; e <= kEpochs; ++e) EXPECT_EQ(rows[e].substr(0, rows[e].find(',')), std::to_string(e)) << rows[e];
+  EXPECT_TRUE(fs::exists(run / "weights" / "best.pt"));
+  EXPECT_FALSE(fs::exists(project / "ddpr2")) << "resume continues in the same run folder";
+  EXPECT_EQ(r1.out.find("Results saved"), std::string::npos) << r1.out;  // rank 0 alone finishes the run
+  auto seconds_at = [&](int e) { return std::stod(rows[e].substr(rows[e].find(',') + 1)); };
+  std::printf("killed both ranks after %zu epoch row(s); resumed to %d epochs (last epoch %.1f s)\n", rows_at_kill,
+              kEpochs, seconds_at(kEpochs) - seconds_at(kEpochs - 1));
 }
