@@ -79,6 +79,7 @@ SshdFixture::SshdFixture() {
   const passwd* pw = ::getpwuid(::getuid());
   user_ = pw ? pw->pw_name : "root";
   fs::create_directories(home());
+  fs::create_directories(bin_dir());
   keygen(tmp_ / "host_ed25519");
   keygen(client_key());
   fs::copy_file(client_key().string() + ".pub", tmp_ / "authorized_keys");
@@ -91,7 +92,8 @@ SshdFixture::SshdFixture() {
       << "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
       << "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nPrintMotd no\nMaxStartups 100\n"
       << "MaxSessions 100\nLogLevel ERROR\nSubsystem sftp internal-sftp\n"
-      << "SetEnv HOME=" << home().string() << "\n";
+      << "SetEnv HOME=" << home().string() << " PATH=" << bin_dir().string()
+      << ":/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin\n";
   cfg.close();
   // Privilege separation directory sshd insists on when started as root.
   if (::getuid() == 0) fs::create_directories("/run/sshd");
@@ -147,6 +149,12 @@ void SshdFixture::stop() {
   ::waitpid(pid_, &st, 0);
   pid_ = -1;
   for (int i = 0; i < 100 && accepts(port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+void SshdFixture::add_command(const std::string& name, const std::string& script) const {
+  fs::path f = bin_dir() / name;
+  std::ofstream(f) << script;
+  fs::permissions(f, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
 }
 
 void SshdFixture::new_host_key() { keygen(tmp_ / "host_ed25519"); }

@@ -1,6 +1,7 @@
 // A real OpenSSH server on 127.0.0.1 for the cloud tests: its own host key, authorized key, port and config
 // in a temporary folder, running as the current user. Sessions get HOME=<dir>/home (sshd SetEnv), so remote
-// jobs write under the fixture's folder, never into the real home directory.
+// jobs write under the fixture's folder, never into the real home directory, and PATH=<dir>/bin:<system>, so a
+// test can put fake remote commands (a recording `yolocpp`, an `nvidia-smi` listing GPUs) in bin_dir().
 #pragma once
 #include <sys/types.h>
 
@@ -30,6 +31,9 @@ class SshdFixture {
   const std::string& user() const { return user_; }
   fs::path dir() const { return tmp_.path(); }
   fs::path home() const { return tmp_.path() / "home"; }         // the remote $HOME
+  fs::path bin_dir() const { return tmp_.path() / "bin"; }       // first on the remote PATH (empty at start)
+  // Writes an executable shell script `name` into bin_dir().
+  void add_command(const std::string& name, const std::string& script) const;
   fs::path client_key() const { return tmp_.path() / "client_ed25519"; }
   fs::path known_hosts() const { return tmp_.path() / "known_hosts"; }  // the client's pin file
   std::string host_spec() const;  // user@127.0.0.1:port

@@ -60,6 +60,11 @@ struct Child {
   }
 };
 
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 class CloudJob : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -164,6 +169,115 @@ TEST_F(CloudJob, HostModeNeedsNoApi) {
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_TRUE(fs::exists(work / "runs/detect/hm/weights/best.pt"));
   EXPECT_EQ(fake->count("launch"), 0);
+  // No nvidia-smi on this "remote" (a CPU host): the command is today's, without a device=.
+  std::string run_sh = read_text(sshd->home() / "yolocpp/jobs/hm/run.sh");
+  EXPECT_NE(run_sh.find("'train'"), std::string::npos) << run_sh;
+  EXPECT_EQ(run_sh.find("device="), std::string::npos) << run_sh;
+}
+
+// ---- Many GPUs (issue 7) ----------------------------------------------------------------------------------
+// A loopback "remote" cannot run `yolocpp train device=0,...,7` (no GPUs), so these jobs use bootstrap=none
+// with a fake `yolocpp` first on the remote PATH: it records its argv (one per line in $HOME/train_argv) and
+// leaves the files a finished run leaves, so the whole job - launch, upload, start, download, terminate - runs.
+const char* kFakeYolocpp = R"SH(#!/bin/sh
+case "$1" in
+  version) echo "yolocpp 0.0.0-fake (records its argv)"; exit 0 ;;
+  train) ;;
+  *) echo "fake yolocpp: unexpected mode $1" >&2; exit 2 ;;
+esac
+printf '%s\n' "$@" > "$HOME/train_argv"
+for a in "$@"; do
+  case "$a" in project=*) p="${a#project=}" ;; name=*) n="${a#name=}" ;; esac
+done
+mkdir -p "$p/$n/weights" || exit 1
+for f in best.pt last.pt; do echo fake > "$p/$n/weights/$f"; done
+echo "epoch,metrics/mAP50(B)" > "$p/$n/results.csv"
+echo "task: detect" > "$p/$n/args.yaml"
+echo "      1/1  fake epoch"
+)SH";
+
+// "gpus" GPU lines, as `nvidia-smi -L` prints them.
+std::string fake_nvidia_smi(int gpus) {
+  std::string s = "#!/bin/sh\n[ \"$1\" = -L ] || exit 9\n";
+  for (int i = 0; i < gpus; ++i)
+    s += "echo 'GPU " + std::to_string(i) + ": NVIDIA A100-SXM4-40GB (UUID: GPU-" + std::to_string(1000 + i) + ")'\n";
+  return s;
+}
+
+class CloudJobGpus : public CloudJob {
+ protected:
+  void SetUp() override {
+    CloudJob::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    sshd->add_command("yolocpp", kFakeYolocpp);
+  }
+  // Later tokens win: the fake binary instead of an upload, and the 8x type (offered by the fake in us-west-1).
+  std::string gpu_args(const std::string& name, const std::string& extra) const {
+    return cloud_args(name, 1) + " bootstrap=none gpu=gpu_8x_a100 " + extra;
+  }
+  // The argv the remote `yolocpp train` got ("" when it never ran).
+  std::string remote_argv() const { return read_text(sshd->home() / "train_argv"); }
+};
+
+TEST_F(CloudJobGpus, EightGpuTypeTrainsOnEveryGpu) {
+  auto r = run_cmd(cli("cloud train " + gpu_args("g8", "batch=16")));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::string argv = remote_argv();
+  EXPECT_EQ(argv.rfind("train\n", 0), 0u) << argv;
+  EXPECT_NE(argv.find("\nbatch=16\n"), std::string::npos) << argv;
+  EXPECT_NE(argv.find("\ndevice=0,1,2,3,4,5,6,7\n"), std::string::npos) << argv;
+  EXPECT_NE(read_text(sshd->home() / "yolocpp/jobs/g8/run.sh").find("'device=0,1,2,3,4,5,6,7'"), std::string::npos);
+  EXPECT_NE(r.out.find("training on 8 GPUs of gpu_8x_a100 with DDP: device=0,...,7, global batch 16 = 2 per GPU"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("waste the GPUs"), std::string::npos) << r.out;  // 2 per GPU
+  EXPECT_NE(r.out.find("on 8 GPUs with DDP"), std::string::npos) << r.out;  // the estimate table
+  EXPECT_EQ(fake->count("launch"), 1);
+  ASSERT_EQ(fake->instances().size(), 1u);
+  EXPECT_EQ(fake->instances()[0].type, "gpu_8x_a100");
+  EXPECT_TRUE(fs::exists(work / "runs/detect/g8/weights/best.pt")) << r.out;
+}
+
+TEST_F(CloudJobGpus, UserDeviceIsRespected) {
+  auto r = run_cmd(cli("cloud train " + gpu_args("g1", "device=0")));  // batch=4 is fine on one GPU
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::string argv = remote_argv();
+  EXPECT_NE(argv.find("\ndevice=0\n"), std::string::npos) << argv;
+  EXPECT_EQ(argv.find("device=0,"), std::string::npos) << argv;
+  EXPECT_NE(r.out.find("uses 1 of the 8 GPUs"), std::string::npos) << r.out;
+  EXPECT_EQ(fake->count("launch"), 1);
+}
+
+TEST_F(CloudJobGpus, ImpossibleSplitsFailBeforeAnyLaunch) {
+  struct Case { std::string extra, expect; };
+  for (const Case& c : {Case{"batch=4", "batch=128"}, Case{"batch=-1", "AutoBatch"}, Case{"device=9", "(0..7)"},
+                        Case{"device=0,1 batch=1", "batch=1 is smaller than the 2 GPUs"}}) {
+    auto r = run_cmd(cli("cloud train " + gpu_args("bad", c.extra)));
+    EXPECT_NE(r.rc, 0) << c.extra << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.extra << "\n" << r.out;
+  }
+  EXPECT_EQ(fake->launch_posts(), 0);  // the fake never saw a launch request
+  EXPECT_TRUE(fake->instances().empty());
+  EXPECT_EQ(remote_argv(), "");
+}
+
+TEST_F(CloudJobGpus, HostModeCountsGpusWithNvidiaSmi) {
+  sshd->add_command("nvidia-smi", fake_nvidia_smi(2));
+  auto r = run_cmd(cli("cloud train " + cloud_args("h2", 1) + " bootstrap=none batch=16 host=" + sshd->host_spec()));
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(remote_argv().find("\ndevice=0,1\n"), std::string::npos) << remote_argv();
+  EXPECT_NE(r.out.find("training on 2 GPUs of"), std::string::npos) << r.out;
+  EXPECT_EQ(fake->count("launch"), 0);
+}
+
+TEST_F(CloudJobGpus, HostModeRefusesBadSplitBeforeUploading) {
+  sshd->add_command("nvidia-smi", fake_nvidia_smi(8));
+  auto r = run_cmd(cli("cloud train " + cloud_args("h8", 1) + " bootstrap=none host=" + sshd->host_spec()));
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("batch=4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("batch=128"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(sshd->home() / "yolocpp/data")) << "the dataset was uploaded";
+  EXPECT_FALSE(fs::exists(sshd->home() / "yolocpp/jobs/h8")) << "the job was started";
+  EXPECT_EQ(remote_argv(), "");
 }
 
 }  // namespace

@@ -138,7 +138,9 @@ TEST(LambdaEstimate, ThroughputTable) {
   EXPECT_DOUBLE_EQ(throughput_images_per_s("gpu_1x_a100_sxm4", "yolo11x.pt", 640), 55);
   EXPECT_DOUBLE_EQ(throughput_images_per_s("gpu_1x_a10", "yolo11n.pt", 640), 300 * 0.45);  // not read as a100
   EXPECT_DOUBLE_EQ(throughput_images_per_s("gpu_1x_h100_sxm5", "yolo11m.pt", 640), 120 * 1.8);
-  EXPECT_DOUBLE_EQ(throughput_images_per_s("gpu_8x_a100", "yolo11s.pt", 640), 220 * 0.95);  // one GPU used
+  // Per GPU; gpu_8x_a100 is SXM4 (spec §2.5), gpu_1x_a100 is PCIe.
+  EXPECT_DOUBLE_EQ(throughput_images_per_s("gpu_8x_a100", "yolo11s.pt", 640), 220 * 1.0);
+  EXPECT_DOUBLE_EQ(throughput_images_per_s("gpu_1x_a100", "yolo11s.pt", 640), 220 * 0.95);
   EXPECT_DOUBLE_EQ(throughput_images_per_s("gpu_1x_a100_sxm4", "yolo11n.pt", 320), 1200);   // (640/320)^2
   EXPECT_THROW(throughput_images_per_s("gpu_1x_a100_sxm4", "resnet50.pt", 640), CloudError);
 }
@@ -166,7 +168,7 @@ TEST(LambdaEstimate, PhasesAndCostFromPrice) {
   EXPECT_LT(e.total_cost_usd, 2.5);
   EXPECT_NE(e.table().find("gpu_1x_a100_sxm4 at $1.99/h"), std::string::npos) << e.table();
 
-  // Same job on 8x A100: same time (one GPU trains), eight times the price.
+  // Same job on 8x A100 told to use one GPU (device=0): same train time, eight times the price.
   in.gpu_type = "gpu_8x_a100";
   in.gpus = 8;
   in.price_cents_per_hour = 1592;

@@ -1,9 +1,15 @@
 #include "yolocpp/cloud/job.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
+#include <sstream>
+
+#include <fmt/format.h>
 
 #include "yolocpp/cloud/bootstrap.hpp"
 #include "yolocpp/cloud/estimate.hpp"
@@ -255,6 +261,125 @@ SshTarget target_for_instance(const Instance& inst, const Settings& s, const fs:
   return t;
 }
 
+// device= as `yolocpp train` reads it (engine::parse_device_list; the cloud library stays free of LibTorch,
+// so it cannot call that one): "cpu"/"mps"/"" -> no GPU, "cuda" -> {0}, "0,1" / "cuda:0,cuda:1" / "[0, 1]" ->
+// the indices. Anything else -> ConfigError naming the setting.
+std::vector<int> device_ids(const std::string& device) {
+  std::string v;
+  for (char ch : device)
+    if (!std::isspace(static_cast<unsigned char>(ch)) && ch != '[' && ch != ']' && ch != '\'' && ch != '"')
+      v += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (v.empty() || v == "cpu" || v == "mps" || v == "none") return {};
+  if (v == "cuda") return {0};
+  std::vector<int> ids;
+  std::stringstream ss(v);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    if (tok.rfind("cuda:", 0) == 0) tok = tok.substr(5);
+    if (tok.empty() || tok.size() > 6 ||
+        !std::all_of(tok.begin(), tok.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }))
+      throw ConfigError("device='" + device + "': '" + tok + "' is not a CUDA device index; use device=0, "
+                        "device=0,1,2,3 or device=cpu");
+    int id = std::stoi(tok);
+    if (std::find(ids.begin(), ids.end(), id) != ids.end())
+      throw ConfigError("device='" + device + "' names GPU " + tok + " twice; list each GPU once");
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+std::string join_ids(const std::vector<int>& ids, bool abbreviate) {
+  if (abbreviate && ids.size() > 3) return fmt::format("{},...,{}", ids.front(), ids.back());
+  std::string out;
+  for (int id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out;
+}
+
+// The global batch split across `k` GPUs: refused (ConfigError naming batch) when it cannot be, warned about
+// when each GPU gets so few images that it mostly waits. Returns the global batch.
+int check_ddp_batch(const Settings& s, int k, const std::string& machine, bool device_given, GpuPlan& plan) {
+  const double b = s.number("batch");
+  const std::string fix = device_given ? fmt::format("set batch={} ({} GPUs x 16) or list fewer GPUs in device=", k * 16, k)
+                                       : fmt::format("set batch={} ({} GPUs x 16), or device=0 to train on one GPU", k * 16, k);
+  if (b < 1)
+    throw ConfigError(fmt::format(
+        "batch={} is AutoBatch, which sizes the batch for one GPU and cannot be used with DDP on the {} GPUs of {}: "
+        "{} (nothing was launched or uploaded)", s.str("batch"), k, machine, fix));
+  const int batch = static_cast<int>(b);
+  if (batch < k)
+    throw ConfigError(fmt::format(
+        "batch={} is smaller than the {} GPUs of {} it is split across (batch is the global batch, each GPU gets "
+        "batch/{}): {} (nothing was launched or uploaded)", batch, k, machine, k, fix));
+  if (batch / k < 8)
+    plan.warnings.push_back(fmt::format(
+        "batch={} on {} GPUs is {} images per GPU: per-GPU batches that small waste the GPUs (and give noisy "
+        "BatchNorm statistics); set batch={} for 16 per GPU", batch, k, batch / k, k * 16));
+  return batch;
+}
+
+}  // namespace
+
+GpuPlan plan_gpus(const Settings& s, int gpus, const std::string& machine) {
+  GpuPlan plan;
+  plan.gpus = gpus;
+  const bool given = s.was_set("device") && !s.is_none("device");
+  if (given) {
+    // The user's device= is forwarded untouched (it is not local-only); here it is only checked, so a typo
+    // fails now and not after the instance has booted and billed.
+    const std::vector<int> ids = device_ids(s.str("device"));
+    if (gpus >= 0) {
+      for (int id : ids)
+        if (id >= gpus)
+          throw ConfigError(gpus == 0
+              ? fmt::format("device={} but {} has no GPU: use device=cpu or a GPU type (gpu=)", s.str("device"), machine)
+              : fmt::format("device={} names GPU {} but {} has {} GPU{} (0..{}): use indices below {}, or leave "
+                            "device unset to train on all of them", s.str("device"), id, machine, gpus,
+                            gpus == 1 ? "" : "s", gpus - 1, gpus));
+    }
+    plan.used = std::max<int>(1, static_cast<int>(ids.size()));
+    if (ids.size() > 1) {
+      int batch = check_ddp_batch(s, static_cast<int>(ids.size()), machine, true, plan);
+      plan.message = fmt::format("training on {} GPUs of {} with DDP: device={} (as given), global batch {} = {} per GPU",
+                                 gpus > 0 ? fmt::format("{} of the {}", ids.size(), gpus) : std::to_string(ids.size()),
+                                 machine, join_ids(ids, true), batch, batch / static_cast<int>(ids.size()));
+    }
+    if (ids.empty() && gpus > 0)
+      plan.warnings.push_back(fmt::format("device={} trains on the CPU of {}, which has {} GPU{} (and bills for them)",
+                                          s.str("device"), machine, gpus, gpus == 1 ? "" : "s"));
+    else if (gpus > plan.used)
+      plan.warnings.push_back(fmt::format("device={} uses {} of the {} GPUs of {}; the instance bills for all of "
+                                          "them (leave device unset to use every GPU)", s.str("device"), plan.used,
+                                          gpus, machine));
+    return plan;
+  }
+  if (gpus <= 1) return plan;  // today's behaviour: the trainer picks the first GPU (or the CPU)
+  std::vector<int> ids(static_cast<size_t>(gpus));
+  for (int i = 0; i < gpus; ++i) ids[static_cast<size_t>(i)] = i;
+  int batch = check_ddp_batch(s, gpus, machine, false, plan);
+  plan.used = gpus;
+  plan.device = join_ids(ids, false);
+  plan.message = fmt::format("training on {} GPUs of {} with DDP: device={}, global batch {} = {} per GPU", gpus,
+                             machine, join_ids(ids, true), batch, batch / gpus);
+  return plan;
+}
+
+int count_nvidia_smi_gpus(const std::string& out) {
+  // "GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-...)"; MIG slices are indented "  MIG 1g.5gb Device 0: ...".
+  int n = 0;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("GPU ", 0) == 0 && line.size() > 4 && std::isdigit(static_cast<unsigned char>(line[4]))) ++n;
+  return n;
+}
+
+namespace {
+
+void log_plan(const GpuPlan& p) {
+  for (const auto& w : p.warnings) log::warn("{}", w);
+  if (!p.message.empty()) log::info("{}", p.message);
+}
+
 }  // namespace
 
 void install_stop_handlers() {
@@ -276,7 +401,9 @@ int cloud_train(const Settings& s) {
   c.conn.export_format = s.str("export");
   c.conn.budget = s.is_none("budget") ? 0 : s.number("budget");
   c.conn.layout.name = c.job.name;
-  BootstrapMode boot = parse_bootstrap(s.str("bootstrap"));
+  // bootstrap=none reads as None on the command line (a None-text): it means "none", not "the default".
+  const std::string boot_arg = s.is_none("bootstrap") ? "none" : s.str("bootstrap");
+  BootstrapMode boot = parse_bootstrap(boot_arg);
   if (s.is_none("data")) throw ConfigError("cloud train needs data=DATASET.yaml (or a `yolocpp pack` .tar.gz)");
 
   // Dataset archive first: a bad dataset fails here, before anything costs money.
@@ -300,20 +427,33 @@ int cloud_train(const Settings& s) {
     c.conn.target = parse_host(s.str("host"), static_cast<int>(s.integer("ssh_port")));
     c.conn.target.key_file = key;
     c.job.host = s.str("host");
-  } else {
+  }
+  GpuPlan plan;  // API mode: decided here from specs.gpus; host mode: after connecting (nvidia-smi -L)
+  std::optional<Instance> given_instance;
+  if (!host_mode) {
     c.api = std::make_unique<LambdaApi>(make_api(s));
-    InstanceTypeOffer offer = c.api->instance_type(s.str("gpu"));
+    // instance= runs on that machine, whatever gpu= says: its type decides the GPUs and the estimate.
+    InstanceType type;
+    if (!s.is_none("instance")) {
+      given_instance = c.api->get_instance(s.str("instance"));
+      type = given_instance->type;
+    } else {
+      type = c.api->instance_type(s.str("gpu")).type;
+    }
+    plan = plan_gpus(s, type.gpus, type.name);  // a ConfigError here: nothing launched yet
+    log_plan(plan);
     EstimateInput in;
-    in.gpu_type = offer.type.name;
-    in.price_cents_per_hour = offer.type.price_cents_per_hour;
-    in.gpus = std::max(1, offer.type.gpus);
+    in.gpu_type = type.name;
+    in.price_cents_per_hour = type.price_cents_per_hour;
+    in.gpus = std::max(1, type.gpus);
+    in.used_gpus = plan.used;
     in.model = s.str("model");
     in.imgsz = static_cast<int>(s.int_list("imgsz").front());
     in.epochs = static_cast<int>(s.integer("epochs"));
     for (const auto& sp : ds.splits)
       (sp.name == "train" ? in.train_images : in.val_images) += static_cast<int64_t>(sp.images.size());
     in.dataset_bytes = static_cast<double>(fs::file_size(archive));
-    in.bootstrap = s.str("bootstrap");
+    in.bootstrap = boot_arg;
     Estimate est;
     try {
       est = estimate(in);
@@ -332,8 +472,8 @@ int cloud_train(const Settings& s) {
       if (key.empty()) key = ensure_default_key();
       c.own_instance = true;
       Ledger::Span span(c.ledger, "launch");
-      if (!s.is_none("instance")) {
-        Instance inst = c.api->get_instance(s.str("instance"));
+      if (given_instance) {
+        const Instance& inst = *given_instance;
         c.job.instance = InstanceRecord{inst.id, inst.name, inst.region.name, inst.type.name,
                                         inst.type.price_cents_per_hour, 0, 0, inst.status};
         c.ledger.set_instance(inst.id, inst.type.name, inst.region.name, inst.type.price_cents_per_hour);
@@ -362,6 +502,17 @@ int cloud_train(const Settings& s) {
     ssh->connect_retry(600, [](const std::string& e) { log::info("waiting for SSH: {}", e); });
     if (c.own_instance && !s.is_none("max_hours") && !loopback(c.conn.target.host))
       arm_watchdog(*ssh, s.number("max_hours"));
+    if (host_mode) {
+      // The GPU count of a host= machine is known only now. Without nvidia-smi (a CPU host) nothing changes;
+      // the checks still come before anything is uploaded or started.
+      int gpus = -1;
+      if (s.is_none("device")) {
+        auto r = ssh->run("nvidia-smi -L 2>/dev/null");
+        if (r.status == 0) gpus = count_nvidia_smi_gpus(r.out);
+      }
+      plan = plan_gpus(s, gpus, c.conn.target.host_id);
+      log_plan(plan);
+    }
     c.conn.layout.home = remote_home(*ssh);
     c.job.remote_dir = c.conn.layout.job_dir();
 
@@ -395,6 +546,7 @@ int cloud_train(const Settings& s) {
                                      "exist_ok=True"};
     for (const auto& k : s.keys())
       if (s.was_set(k) && !local_only().count(k)) argv.push_back(k + "=" + s.str(k));
+    if (!plan.device.empty()) argv.push_back("device=" + plan.device);  // only when the user gave none
     std::vector<std::string> after;
     if (c.conn.export_format == "onnx")
       after = {c.conn.bin, "export", "model=" + c.conn.layout.weights("best.pt"), "format=onnx"};

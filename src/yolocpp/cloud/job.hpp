@@ -8,6 +8,7 @@
 // The job record (registry.hpp) is saved at every step so `cloud attach/logs/down` work from another process.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "yolocpp/config/settings.hpp"
 
@@ -20,6 +21,24 @@ int cloud_train(const config::Settings& s);
 int cloud_attach(const config::Settings& s);
 // Prints the job's whole remote log once.
 int cloud_logs(const config::Settings& s);
+
+// How many of a machine's GPUs the remote `yolocpp train` uses (issue 7, "Many GPUs"). `yolocpp train
+// device=0,1,...` runs one DDP rank per listed GPU with `batch` as the GLOBAL batch, so a multi-GPU machine
+// is used whole by adding device=0,...,N-1 when the user did not choose a device.
+struct GpuPlan {
+  int gpus = 1;              // GPUs of the machine (specs.gpus, or nvidia-smi -L on a host= machine); -1 unknown
+  int used = 1;              // GPUs the remote trainer will use
+  std::string device;        // device= the job adds to the remote command; "" = add nothing (user's or default)
+  std::string message;       // one log line when DDP is used ("training on 8 GPUs of gpu_8x_a100 with DDP: ...")
+  std::vector<std::string> warnings;
+};
+// Decides device= for `machine` (a type name or host) with `gpus` GPUs (-1: unknown, nothing is checked).
+// Throws ConfigError, before anything is launched or uploaded, when the job cannot run as asked: a user
+// device= naming a GPU the machine lacks, or a batch that cannot be split across the GPUs (batch < GPUs, or
+// AutoBatch batch=-1/0.x, which sizes one GPU only).
+GpuPlan plan_gpus(const config::Settings& s, int gpus, const std::string& machine);
+// The number of "GPU <n>: ..." lines in `nvidia-smi -L` output (MIG sub-devices are not counted).
+int count_nvidia_smi_gpus(const std::string& nvidia_smi_l);
 
 // Installs SIGINT/SIGTERM handlers that set stop_flag() (the job loop tears down and terminates).
 void install_stop_handlers();

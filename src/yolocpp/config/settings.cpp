@@ -230,6 +230,8 @@ std::map<std::string, Spec> spec_overrides() {
   m["split"] = str(false, {"train", "val", "test"});
   m["copy_paste_mode"] = str(false, {"flip", "mixup"});
   m["amp_dtype"] = str(false, {"float16", "bfloat16", "fp16", "bf16", "half"});
+  // bootstrap=none (yolocpp already on the remote PATH) reads as None: allowed, the cloud job maps it back.
+  m["bootstrap"] = str(true);
   // Ranges: counts >= 0 or >= 1.
   for (const char* k : {"epochs", "patience", "workers", "close_mosaic", "seed"}) m[k] = num(Kind::Int, 0, kInf);
   for (const char* k : {"max_det", "vid_stride", "nbs", "images"}) m[k] = num(Kind::Int, 1, kInf);
