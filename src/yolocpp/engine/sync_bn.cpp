@@ -19,6 +19,11 @@ const std::vector<int64_t> kReduceDims{0, 2, 3};  // every axis but the channel 
 
 torch::Tensor per_channel(const torch::Tensor& v) { return v.view({1, -1, 1, 1}); }
 
+// The dtype the arithmetic runs in: fp32 for fp32/half/bf16 inputs (autocast), fp64 for fp64.
+torch::ScalarType compute_type(const torch::Tensor& x) {
+  return x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+}
+
 // y = (x - mean) * invstd * weight + bias with the global statistics (computed by the caller under no-grad);
 // the backward all-reduces its two per-channel sums so the input gradient sees the whole global batch.
 struct SyncBNFunction : torch::autograd::Function<SyncBNFunction> {
@@ -26,9 +31,10 @@ struct SyncBNFunction : torch::autograd::Function<SyncBNFunction> {
                                torch::Tensor mean, torch::Tensor invstd, torch::Tensor count, Distributed* dist) {
     ctx->save_for_backward({x, weight, mean, invstd, count});
     ctx->saved_data["dist"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(dist));
-    const auto scale = invstd * weight.to(torch::kFloat32);
-    const auto shift = bias.to(torch::kFloat32) - mean * scale;
-    return (x.to(torch::kFloat32) * per_channel(scale) + per_channel(shift)).to(x.scalar_type());
+    const auto ct = compute_type(x);
+    const auto scale = invstd * weight.to(ct);
+    const auto shift = bias.to(ct) - mean * scale;
+    return (x.to(ct) * per_channel(scale) + per_channel(shift)).to(x.scalar_type());
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -39,8 +45,9 @@ struct SyncBNFunction : torch::autograd::Function<SyncBNFunction> {
     const auto& mean = saved[2];
     const auto& invstd = saved[3];
     const auto& count = saved[4];
-    const auto dy = grads[0].to(torch::kFloat32);
-    const auto xhat = (x.to(torch::kFloat32) - per_channel(mean)) * per_channel(invstd);
+    const auto ct = compute_type(x);
+    const auto dy = grads[0].to(ct);
+    const auto xhat = (x.to(ct) - per_channel(mean)) * per_channel(invstd);
     const auto sum_dy = dy.sum(kReduceDims);
     const auto sum_dy_xhat = (dy * xhat).sum(kReduceDims);
     // Every rank joins this all-reduce (same layers, same order), whether or not it needs dx itself.
@@ -50,7 +57,7 @@ struct SyncBNFunction : torch::autograd::Function<SyncBNFunction> {
     const auto mean_dy = global.narrow(0, 0, c) / count;
     const auto mean_dy_xhat = global.narrow(0, c, c) / count;
     const auto dx = (dy - per_channel(mean_dy) - xhat * per_channel(mean_dy_xhat)) *
-                    per_channel(invstd * weight.to(torch::kFloat32));
+                    per_channel(invstd * weight.to(ct));
     // Weight and bias: this rank's own sums; the GradReducer averages them over ranks with the rest.
     return {dx.to(x.scalar_type()), sum_dy_xhat.to(weight.scalar_type()), sum_dy.to(weight.scalar_type()),
             torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
@@ -73,7 +80,8 @@ torch::Tensor sync_batch_norm_train(torch::nn::BatchNorm2dImpl& bn, const torch:
     torch::NoGradGuard ng;
     // Local mean/var by a two-pass fp32 reduction, turned into count, sum and sum of squares in fp64 so the
     // global E[x^2] - E[x]^2 does not cancel away the variance of channels with a large mean.
-    const auto xf = x.detach().to(torch::kFloat32);
+    const auto ct = compute_type(x);
+    const auto xf = x.detach().to(ct);
     auto [var_l, mean_l] = torch::var_mean(xf, at::IntArrayRef(kReduceDims), /*unbiased=*/false, /*keepdim=*/false);
     const double n_local = static_cast<double>(x.numel() / c);
     const auto md = mean_l.to(torch::kFloat64);
@@ -83,9 +91,9 @@ torch::Tensor sync_batch_norm_train(torch::nn::BatchNorm2dImpl& bn, const torch:
     const auto n = flat.narrow(0, 2 * c, 1);  // stays a tensor: no host synchronisation per layer
     const auto gmean = flat.narrow(0, 0, c) / n;
     const auto gvar = (flat.narrow(0, c, c) / n - gmean * gmean).clamp_min(0.0);
-    mean = gmean.to(torch::kFloat32);
-    invstd = torch::rsqrt(gvar + bn.options.eps()).to(torch::kFloat32);
-    count = n.to(torch::kFloat32);
+    mean = gmean.to(ct);
+    invstd = torch::rsqrt(gvar + bn.options.eps()).to(ct);
+    count = n.to(ct);
     unbiased_var = gvar * n / (n - 1.0).clamp_min(1.0);
     if (bn.options.track_running_stats() && bn.running_mean.defined()) {
       // As BatchNorm2d: momentum, or a cumulative average when momentum is None.
