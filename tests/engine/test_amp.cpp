@@ -68,11 +68,12 @@ TEST(AmpPlan, ModesPerDevice) {
   // CPU: off by default as upstream, even with amp=True; an explicit bf16 turns on bf16 autocast.
   p = plan_amp(true, "float16", false, cpu);
   EXPECT_FALSE(p.autocast || p.scaled);
-  EXPECT_NE(p.line.find("off on cpu"), std::string::npos) << p.line;
+  EXPECT_NE(p.line.find("off on cpu (amp=True autocasts on CUDA only"), std::string::npos) << p.line;
   p = plan_amp(true, "bfloat16", false, cpu);  // the value without being asked for (e.g. a default): off
   EXPECT_FALSE(p.autocast);
   p = plan_amp(true, "float16", true, cpu);  // CPU autocast is bf16 only
   EXPECT_FALSE(p.autocast);
+  EXPECT_NE(p.line.find("CPU autocast is bfloat16 only"), std::string::npos) << p.line;
   p = plan_amp(true, "bfloat16", true, cpu);
   EXPECT_TRUE(p.autocast);
   EXPECT_FALSE(p.scaled);

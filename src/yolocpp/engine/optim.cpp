@@ -202,10 +202,13 @@ AmpPlan plan_amp(bool amp, const std::string& amp_dtype, bool dtype_given, const
     p.autocast = true;
     p.dtype = dt;
     p.line = "AMP: CPU bfloat16 autocast, no loss scaling (amp_dtype=bfloat16)";
-  } else {
-    p.line = fmt::format("AMP: off on {} (amp=True applies to CUDA; amp_dtype={} ignored; amp_dtype=bfloat16 "
-                         "enables CPU bf16 autocast)",
+  } else if (dtype_given) {
+    p.line = fmt::format("AMP: off on {} (amp_dtype={}: CPU autocast is bfloat16 only; use amp_dtype=bfloat16)",
                          device.str(), name);
+  } else {
+    p.line = fmt::format("AMP: off on {} (amp=True autocasts on CUDA only; add amp_dtype=bfloat16 for CPU bf16 "
+                         "autocast)",
+                         device.str());
   }
   return p;
 }
