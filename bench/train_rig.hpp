@@ -1,0 +1,136 @@
+// The trainer's step, reproduced for the benchmarks (bench_gpu_train, bench_cpu_epoch) so that "bare compute"
+// and "whole loop" run the very same step and their ratio is the loop's overhead alone: forward (train mode),
+// loss in fp32, backward, and every `accumulate` iterations gradient clipping (10.0), the optimizer step and the
+// EMA update, as engine/trainer.cpp does after warmup. CUDA adds what the trainer adds there: AMP fp16 with
+// dynamic loss scaling kept on the device (or bf16), channels_last weights and inputs, pinned non_blocking
+// copies. CPU keeps NCHW and fp32, as the trainer does.
+#pragma once
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "yolocpp/engine/batch.hpp"
+#include "yolocpp/engine/ema.hpp"
+#include "yolocpp/engine/loss/detection_loss.hpp"
+#include "yolocpp/engine/optim.hpp"
+#include "yolocpp/engine/schedule.hpp"
+#include "yolocpp/nn/model.hpp"
+
+namespace yolocpp::bench {
+
+inline double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Autocast's C++ switch was renamed in PyTorch 2.4 (device-type argument).
+inline void set_autocast(bool on, torch::Device dev, bool bf16) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_enabled(dev.type(), on);
+  at::autocast::set_autocast_dtype(dev.type(), bf16 ? at::kBFloat16 : (dev.is_cuda() ? at::kHalf : at::kBFloat16));
+#else
+  if (dev.is_cuda()) {
+    at::autocast::set_enabled(on);
+    at::autocast::set_autocast_gpu_dtype(bf16 ? at::kBFloat16 : at::kHalf);
+  } else {
+    at::autocast::set_cpu_enabled(on);
+  }
+#endif
+  if (!on) at::autocast::clear_cache();
+}
+
+inline void sync(torch::Device dev) {
+  if (dev.is_cuda()) torch::cuda::synchronize(dev.index());
+}
+
+struct Rig {
+  torch::Device dev;
+  bool amp, bf16;
+  int nc;
+  int accumulate;  // optimizer step (+ clip + EMA) every this many iterations
+  nn::DetectionModel model;
+  engine::ParamGroups groups;
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  loss::DetectionLoss criterion;
+  std::unique_ptr<engine::ModelEMA> ema;
+  std::vector<torch::Tensor> params;
+  torch::Tensor scale, growth_tracker, found_inf;  // dynamic loss scaling kept on the device: no host sync
+  torch::Tensor last_loss;
+  int64_t iterations = 0, optimizer_steps = 0;
+
+  static loss::LossHyp hyp(int nc) {
+    loss::LossHyp h;
+    h.nc = nc;
+    return h;
+  }
+  // batch: the trainer's accumulate = round(nbs / batch) with nbs = 64 (after warmup) comes from it.
+  Rig(torch::Device d, bool amp_, bool bf16_, int nc_, int batch, bool use_ema = true)
+      : dev(d), amp(amp_), bf16(bf16_), nc(nc_), accumulate(engine::accumulate_steps(64, batch)),
+        model(nn::build_model("yolo11n.yaml", nc_)), groups(engine::split_param_groups(*model)),
+        opt(engine::make_optimizer(engine::choose_optimizer("SGD", 0.01, 0.937, nc_, 0, batch, 64, 1), groups,
+                                   engine::scaled_weight_decay(0.0005, batch, accumulate, 64))),
+        criterion(hyp(nc_)) {
+    model->to(dev);
+    model->train();
+    torch::NoGradGuard ng;
+    for (auto& p : model->parameters()) {
+      // channels_last on CUDA only (cuDNN's fastest tensor-core kernels take NHWC); the CPU trainer keeps NCHW.
+      if (dev.is_cuda() && p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+      if (p.requires_grad()) params.push_back(p);
+    }
+    if (use_ema) ema = std::make_unique<engine::ModelEMA>(model);
+    scale = torch::full({1}, 65536.0, torch::TensorOptions().dtype(torch::kFloat).device(dev));
+    growth_tracker = torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt).device(dev));
+    found_inf = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(dev));
+  }
+
+  void step(const torch::Tensor& img, const loss::Targets& t) {
+    const bool scaled = amp && dev.is_cuda() && !bf16;  // bf16 has fp32's range: no scaling needed
+    set_autocast(amp, dev, bf16);
+    auto preds = model->forward_raw(img);
+    set_autocast(false, dev, bf16);
+    for (auto& p : preds) p = p.to(torch::kFloat);  // loss and assigner in fp32 (spec)
+    auto out = criterion(preds, t, std::array<int64_t, 2>{img.size(2), img.size(3)});
+    last_loss = out.total.detach();
+    // The CPU trainer reads the loss items every iteration for its progress bar; CUDA every 10 (caller).
+    if (!dev.is_cuda()) (void)out.items.to(torch::kCPU, torch::kFloat64)[0].item<double>();
+    (scaled ? out.total * scale : out.total).backward();
+    if (++iterations % accumulate != 0) return;
+    if (scaled) {
+      std::vector<torch::Tensor> grads;
+      for (auto& p : params)
+        if (p.grad().defined()) grads.push_back(p.grad());
+      found_inf.zero_();
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, scale.reciprocal());
+      torch::nn::utils::clip_grad_norm_(params, 10.0);
+      // Skipping the step on overflow needs found_inf on the host once per step; the GradScaler in PyTorch
+      // does the same (it is the only sync of the step).
+      if (found_inf.item<float>() == 0.f) opt->step();
+      at::_amp_update_scale_(scale, growth_tracker, found_inf, 2.0, 0.5, 2000);
+    } else {
+      torch::nn::utils::clip_grad_norm_(params, 10.0);
+      opt->step();
+    }
+    opt->zero_grad();
+    if (ema) ema->update(model);
+    ++optimizer_steps;
+  }
+};
+
+inline loss::Targets to_dev(const engine::Batch& b, torch::Device dev) {
+  return {b.batch_idx.to(dev, true), b.cls.to(dev, true), b.bboxes.to(dev, true)};
+}
+
+inline torch::Tensor img_to_dev(const torch::Tensor& img, torch::Device dev) {
+  torch::Tensor x = img;
+  if (dev.is_cuda()) x = x.pin_memory().to(dev, /*non_blocking=*/true);
+  if (x.scalar_type() == torch::kUInt8) x = x.to(torch::kFloat).div_(255.0);
+  return dev.is_cuda() ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+}  // namespace yolocpp::bench
