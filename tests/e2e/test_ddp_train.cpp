@@ -210,3 +210,25 @@ TEST(DdpTrain, ResumeAfterBothRanksAreKilled) {
   std::printf("killed both ranks after %zu epoch row(s); resumed to %d epochs (last epoch %.1f s)\n", rows_at_kill,
               kEpochs, seconds_at(kEpochs) - seconds_at(kEpochs - 1));
 }
+
+// A rank that never starts: `yolocpp train` as rank 0 of 2 alone ends within the rendezvous timeout with one
+// line naming rank 1 (not after the 30-minute collective timeout).
+TEST(DdpTrain, MissingRankEndsRankZeroWithinTheRendezvousTimeout) {
+  TempDir tmp;
+  auto synth = yolocpp::test::yolocpp("synth out=" + (tmp / "synth").string() + " images=8 imgsz=64");
+  ASSERT_EQ(synth.rc, 0) << synth.out;
+  const std::string cmd = "env RANK=0 LOCAL_RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                          std::to_string(free_tcp_port()) + " YOLOCPP_DDP_RENDEZVOUS_TIMEOUT=3 timeout 120 " +
+                          YOLOCPP_BIN + " train data=" + (tmp / "synth" / "dataset.yaml").string() +
+                          " model=yolo11n.yaml epochs=1 batch=8 imgsz=64 device=cpu plots=False project=" +
+                          (tmp / "runs").string();
+  const auto t0 = std::chrono::steady_clock::now();
+  CmdResult r = run_cmd(cmd);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("rank 0: rendezvous timed out after 3 s: rank(s) 1 of WORLD_SIZE=2 never arrived"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("frame #"), std::string::npos) << "no C++ backtrace for the user";
+  EXPECT_LT(secs, 20.0);
+  std::printf("rank 0 alone: exit %d after %.1f s\n", r.rc, secs);
+}
