@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include <opencv2/imgcodecs.hpp>
@@ -240,10 +241,69 @@ TEST(AmpLoader, Uint8ThenDivideEqualsFloatImages) {
     EXPECT_EQ(f[k].img.scalar_type(), torch::kFloat32);
     ASSERT_EQ(u[k].img.scalar_type(), torch::kUInt8);
     EXPECT_EQ(u[k].img.nbytes() * 4, f[k].img.nbytes());
-    // The trainer's conversion, verbatim.
-    const torch::Tensor dev = u[k].img.to(torch::kFloat32).div_(255.0);
+    const torch::Tensor dev = uint8_images_to_float(u[k].img);  // the trainer's conversion
     EXPECT_TRUE(torch::equal(dev, f[k].img)) << "batch " << k;
     EXPECT_TRUE(torch::equal(u[k].bboxes, f[k].bboxes));
     EXPECT_GT(f[k].img.max().item<float>(), 0.9f);  // real pixels, not an empty canvas
   }
+}
+
+// Every byte value: the conversion is a correctly rounded x / 255 (what the loader computes), on the CPU and, when
+// a GPU is present, on CUDA too (where a host-scalar divisor would become a reciprocal multiply, 1 ulp off).
+TEST(AmpLoader, Uint8ConversionIsTrueDivision) {
+  const torch::Tensor bytes = torch::arange(256, torch::kInt32).to(torch::kUInt8).view({1, 1, 16, 16});
+  const torch::Tensor cpu = uint8_images_to_float(bytes);
+  ASSERT_EQ(cpu.scalar_type(), torch::kFloat32);
+  auto acc = cpu.reshape({-1});
+  for (int i = 0; i < 256; ++i) {
+    volatile float x = static_cast<float>(i), d = 255.0f;  // volatile: no constant folding into a multiply
+    EXPECT_EQ(acc[i].item<float>(), x / d) << i;
+  }
+  const torch::Tensor f = torch::rand({2, 3});
+  EXPECT_TRUE(uint8_images_to_float(f).is_same(f));  // float input passes through
+}
+
+TEST(AmpLoader, Uint8ConversionOnCudaEqualsTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Tensor bytes = torch::arange(256, torch::kInt32).to(torch::kUInt8).view({1, 1, 16, 16});
+  const torch::Tensor cpu = uint8_images_to_float(bytes);
+  const torch::Tensor gpu = uint8_images_to_float(bytes.to(torch::Device(torch::kCUDA, 0))).to(torch::kCPU);
+  EXPECT_TRUE(torch::equal(gpu, cpu));
+  const torch::Tensor naive = bytes.to(torch::Device(torch::kCUDA, 0)).to(torch::kFloat32).div_(255.0).to(torch::kCPU);
+  std::printf("[cuda] host-scalar div_(255.0) differs from true division for %lld of 256 byte values\n",
+              static_cast<long long>(naive.ne(cpu).sum().item<int64_t>()));
+}
+
+// CUDA only (skipped here): the fused kernels follow the CPU rule step for step, and autocast casts convs.
+TEST(AmpGradScaler, CudaFusedKernelsFollowTheCpuRule) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device gpu(torch::kCUDA, 0);
+  GradScaler c(true, 1024.0, 2.0, 0.5, 2), g(true, 1024.0, 2.0, 0.5, 2);
+  auto pc = torch::zeros({3}, torch::requires_grad());
+  auto pg = torch::zeros({3}, torch::TensorOptions().device(gpu).requires_grad(true));
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<std::vector<float>> steps = {{1024, 2048, -512}, {1, inf, 2}, {std::nanf(""), 0, 0},
+                                                 {256, 256, 256},   {4, 8, 16},  {32, 64, 128}};
+  for (size_t k = 0; k < steps.size(); ++k) {
+    set_grad(pc, torch::tensor(steps[k]));
+    set_grad(pg, torch::tensor(steps[k]).to(gpu));
+    (void)g.scale(torch::ones({}, torch::TensorOptions().device(gpu)));  // state on the GPU
+    c.unscale_({pc});
+    g.unscale_({pg});
+    EXPECT_EQ(c.grads_finite(), g.grads_finite()) << k;
+    if (c.grads_finite()) EXPECT_TRUE(torch::equal(pc.grad(), pg.grad().to(torch::kCPU))) << k;
+    c.update();
+    g.update();
+    EXPECT_EQ(c.get_scale(), g.get_scale()) << k;
+    EXPECT_EQ(c.growth_tracker(), g.growth_tracker()) << k;
+  }
+  auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3));
+  conv->to(gpu);
+  auto x = torch::randn({1, 3, 8, 8}, torch::TensorOptions().device(gpu));
+  for (auto dt : {at::kHalf, at::kBFloat16}) {
+    compat::AutocastGuard ac(torch::kCUDA, dt);
+    EXPECT_EQ(conv->forward(x).scalar_type(), dt);
+  }
+  EXPECT_EQ(conv->forward(x).scalar_type(), at::kFloat);
+  EXPECT_FALSE(compat::autocast_enabled(torch::kCUDA));
 }

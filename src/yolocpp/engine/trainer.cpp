@@ -383,8 +383,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   lo.cache = parse_cache_mode(args.str("cache"));
   lo.single_cls = single_cls;
   // CUDA: the loader hands over uint8 images (a 4x smaller host->device copy) and the step divides by 255 on
-  // the device, with the same ops as the loader's own conversion (bit-identical, test_engine
-  // AmpLoader.Uint8ThenDivideEqualsFloatImages). CPU: the worker threads convert, as before.
+  // the device to the very floats the loader would have made (uint8_images_to_float; test_engine
+  // AmpLoader.*). CPU: the worker threads convert, as before.
   lo.float_img = !device.is_cuda();
   auto& h = lo.hyp;
   h.hsv_h = args.number("hsv_h"), h.hsv_s = args.number("hsv_s"), h.hsv_v = args.number("hsv_v");
@@ -570,7 +570,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
       // step queue up behind it; from pageable memory it would stage and block.
       if (cuda) img = img.pin_memory();
       img = img.to(device, /*non_blocking=*/true);
-      if (img.scalar_type() == torch::kUInt8) img = img.to(torch::kFloat32).div_(255.0);
+      img = uint8_images_to_float(img);  // CUDA gets uint8 (a 4x smaller copy); same floats as the CPU's
       if (cuda) img = img.contiguous(torch::MemoryFormat::ChannelsLast);  // NHWC input, as the weights
       loss::Targets tg{b->batch_idx.to(device, /*non_blocking=*/cuda), b->cls.to(device, /*non_blocking=*/cuda),
                        b->bboxes.to(device, /*non_blocking=*/cuda)};
