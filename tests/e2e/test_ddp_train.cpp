@@ -80,7 +80,9 @@ size_t count_entries(const fs::path& dir) {
 
 }  // namespace
 
-TEST(DdpTrain, TwoGlooRanksTrainOneRunFolderAndIdenticalWeights) {
+// Two ranks train 1 epoch with `extra` settings; one run folder, identical weights on both ranks. Returns
+// rank 0's output in *rank0_out.
+static void two_ranks_one_folder_identical_weights(const std::string& extra, std::string* rank0_out) {
   TempDir tmp;
   auto synth = yolocpp::test::yolocpp("synth out=" + (tmp / "synth").string() + " images=16 imgsz=96");
   ASSERT_EQ(synth.rc, 0) << synth.out;
@@ -94,7 +96,7 @@ TEST(DdpTrain, TwoGlooRanksTrainOneRunFolderAndIdenticalWeights) {
 
   const int port = free_tcp_port();
   const std::string args = " train data=" + yaml.string() + " model=yolo11n.yaml epochs=1 batch=8 imgsz=64 workers=0"
-                           " device=cpu plots=False project=" + project.string() + " name=ddp";
+                           " device=cpu plots=False project=" + project.string() + " name=ddp" + extra;
   auto rank_cmd = [&](int r) {
     return "cd " + (tmp / ("cwd" + std::to_string(r))).string() + " && env RANK=" + std::to_string(r) +
            " LOCAL_RANK=" + std::to_string(r) + " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
@@ -105,6 +107,7 @@ TEST(DdpTrain, TwoGlooRanksTrainOneRunFolderAndIdenticalWeights) {
   std::thread t1([&] { r1 = run_cmd(rank_cmd(1)); });
   CmdResult r0 = run_cmd(rank_cmd(0));
   t1.join();
+  *rank0_out = r0.out;
   ASSERT_EQ(r0.rc, 0) << r0.out;
   ASSERT_EQ(r1.rc, 0) << r1.out;
   EXPECT_NE(r0.out.find("DDP: rank 0/2 on cpu (gloo)"), std::string::npos) << r0.out;
@@ -139,6 +142,20 @@ TEST(DdpTrain, TwoGlooRanksTrainOneRunFolderAndIdenticalWeights) {
   for (size_t i = 0; i < w0.size(); ++i) max_diff = std::max(max_diff, std::fabs(double(w0[i]) - double(w1[i])));
   EXPECT_LE(max_diff, 1e-6);
   std::printf("ranks' parameters: %zu floats, max |rank0 - rank1| = %.3g\n", w0.size(), max_diff);
+}
+
+TEST(DdpTrain, TwoGlooRanksTrainOneRunFolderAndIdenticalWeights) {
+  std::string out;
+  two_ranks_one_folder_identical_weights("", &out);
+  EXPECT_EQ(out.find("SyncBatchNorm"), std::string::npos) << "per-rank BatchNorm unless sync_bn=True";
+}
+
+// sync_bn=True: every Conv's BatchNorm normalises over both ranks' halves (tests/ddp checks the maths against
+// one process on the full batch); here the trainer wires it in and the ranks still end identical.
+TEST(DdpTrain, SyncBatchNormTrainsWithIdenticalWeights) {
+  std::string out;
+  two_ranks_one_folder_identical_weights(" sync_bn=True", &out);
+  EXPECT_NE(out.find("Using SyncBatchNorm across 2 ranks (81 BatchNorm layers)"), std::string::npos) << out;
 }
 
 // Resume under DDP: both ranks are SIGKILLed once epoch 1's last.pt exists; `resume=last.pt` with the same
@@ -230,5 +247,6 @@ TEST(DdpTrain, MissingRankEndsRankZeroWithinTheRendezvousTimeout) {
             std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("frame #"), std::string::npos) << "no C++ backtrace for the user";
   EXPECT_LT(secs, 20.0);
+  EXPECT_FALSE(fs::exists(tmp / "runs")) << "the rendezvous comes before the run folder: nothing left behind";
   std::printf("rank 0 alone: exit %d after %.1f s\n", r.rc, secs);
 }

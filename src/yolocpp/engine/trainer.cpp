@@ -23,6 +23,7 @@
 #include "yolocpp/engine/optim.hpp"
 #include "yolocpp/engine/run_dir.hpp"
 #include "yolocpp/engine/schedule.hpp"
+#include "yolocpp/engine/sync_bn.hpp"
 #include "yolocpp/engine/validator.hpp"
 #include "yolocpp/io/checkpoint.hpp"
 #include "yolocpp/io/model_io.hpp"
@@ -251,7 +252,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   }
   if (args.has("mode")) args.set("mode", "train");
 
-  // 1. dataset, run dir, args.yaml
+  // 1. dataset
   std::string data_arg = given(args, "data") ? args.str("data") : "";
   if (data_arg.empty()) {
     data_arg = data::ensure_demo_dataset().string();
@@ -263,24 +264,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   const int nc = single_cls ? 1 : ds.nc;
   std::vector<std::string> names = single_cls ? std::vector<std::string>{"item"} : ds.names;
 
-  TrainResult res;
-  if (resume) {
-    res.save_dir = resume->save_dir;
-  } else if (!main_rank) {
-    // Only rank 0 owns a run folder; the others never write into it.
-  } else {
-    RunDir rd = make_run_dir(given(args, "project") ? fs::path(args.str("project")) : fs::path(),
-                             given(args, "name") ? args.str("name") : "", args.boolean("exist_ok"), "train");
-    res.save_dir = rd.path;
-  }
-  const fs::path wdir = res.save_dir / "weights";
-  if (main_rank) fs::create_directories(wdir);
-  res.last = wdir / "last.pt";
-  res.best = wdir / "best.pt";
-  const std::string args_yaml = args.dump_yaml() + "save_dir: " + res.save_dir.string() + "\n";
-  if (!resume && main_rank) util::atomic_write(res.save_dir / "args.yaml", args_yaml);
-
-  // 2. device, seed, process group
+  // 2. device, seed, process group (before the run folder: a rendezvous that fails leaves nothing behind)
   const std::string dev_arg = given(args, "device") ? args.str("device") : "";
   torch::Device device = torch::kCPU;
   if (ddp) {
@@ -311,6 +295,24 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     else at::globalContext().setBenchmarkCuDNN(true);
   }
 
+  // Run folder and args.yaml (rank 0 only).
+  TrainResult res;
+  if (resume) {
+    res.save_dir = resume->save_dir;
+  } else if (!main_rank) {
+    // Only rank 0 owns a run folder; the others never write into it.
+  } else {
+    RunDir rd = make_run_dir(given(args, "project") ? fs::path(args.str("project")) : fs::path(),
+                             given(args, "name") ? args.str("name") : "", args.boolean("exist_ok"), "train");
+    res.save_dir = rd.path;
+  }
+  const fs::path wdir = res.save_dir / "weights";
+  if (main_rank) fs::create_directories(wdir);
+  res.last = wdir / "last.pt";
+  res.best = wdir / "best.pt";
+  const std::string args_yaml = args.dump_yaml() + "save_dir: " + res.save_dir.string() + "\n";
+  if (!resume && main_rank) util::atomic_write(res.save_dir / "args.yaml", args_yaml);
+
   // 3. model, freeze
   nn::DetectionModel model = build_train_model(args, nc);
   model->names = names;
@@ -332,6 +334,10 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
       if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
   }
   if (dist) dist->broadcast_module(*model);  // every rank starts from rank 0's parameters and buffers
+  if (dist && args.boolean("sync_bn")) {
+    const int n = enable_sync_batchnorm(*model, *dist);
+    if (main_rank) log::info("Using SyncBatchNorm across {} ranks ({} BatchNorm layers)", dist->world_size(), n);
+  }
   if (main_rank) log::info("{}", nn::summary_line(*model));
 
   // 4. AMP: CUDA fp16 (scaled) or bf16 autocast; CPU only with an explicit amp_dtype=bfloat16 (plan_amp).
