@@ -243,3 +243,28 @@ TEST(DdpLaunch, EnvironmentExitCodesAndEscalation) {
   EXPECT_EQ(bad.ranks[0].signal, SIGTERM);
   EXPECT_LT(secs, 8.0);
 }
+
+// Ctrl-C (SIGINT to the launcher) reaches every rank at once; the launcher reports the interruption with the
+// shell's 128 + signal code and does not wait out the grace period.
+TEST(DdpLaunch, CtrlCStopsEveryRank) {
+  LaunchOptions lo;
+  lo.exe = "/bin/sh";
+  lo.argv = {"sh", "-c", "exec sleep 60"};
+  lo.grace = std::chrono::seconds(30);
+  std::thread ctrl_c([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the ranks are running by then
+    ::kill(::getpid(), SIGINT);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto res = launch_local(3, lo);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ctrl_c.join();
+  EXPECT_EQ(res.rc, 128 + SIGINT);
+  EXPECT_EQ(res.message, "interrupted by SIGINT: stopped all 3 ranks");
+  ASSERT_EQ(res.ranks.size(), 3u);
+  for (const auto& r : res.ranks) {
+    EXPECT_EQ(r.exit_code, -1) << "rank " << r.rank;
+    EXPECT_TRUE(r.signal == SIGINT || r.signal == SIGTERM) << "rank " << r.rank << " signal " << r.signal;
+  }
+  EXPECT_LT(secs, 5.0);
+}
