@@ -2,8 +2,9 @@
 
 // c10d's backend headers are guarded by the macros PyTorch's own build defines. Gloo needs its headers
 // (Debian: libgloo-dev; a PyTorch wheel ships them under torch/include); NCCL needs nccl.h on the include
-// path (scripts/gpu-run passes the wheel's nvidia/nccl/include) and a CUDA LibTorch.
-#if __has_include(<gloo/context.h>)
+// path (scripts/gpu-run passes the wheel's nvidia/nccl/include) and a CUDA LibTorch. YOLOCPP_NO_GLOO /
+// YOLOCPP_NO_NCCL switch a backend off where its headers exist but do not match the LibTorch (gpu-run probes).
+#if !defined(YOLOCPP_NO_GLOO) && __has_include(<gloo/context.h>)
 #define USE_C10D_GLOO 1
 #endif
 #if !defined(YOLOCPP_NO_NCCL) && __has_include(<nccl.h>) && __has_include(<c10/cuda/CUDAFunctions.h>)
