@@ -18,6 +18,7 @@
 //
 // Usage: bench_cpu_epoch [--data DATA.yaml] [--imgsz 320] [--batch 8] [--threads 2] [--trainer 1] [--val 1]
 //                        [--batches N]  (first N batches only; 0 = the whole epoch) [--breakdown 8]
+//                        [--cache False|ram]
 // No --data: ../shared/datasets/coc_buildings when present, else the demo dataset.
 #include <sys/resource.h>
 #include <torch/torch.h>
@@ -68,7 +69,7 @@ std::string loadavg() {
 
 // The trainer's epoch 1 wall time from results.csv (column 2: seconds since the epoch loop started).
 std::optional<double> trainer_epoch_seconds(const fs::path& data_yaml, const data::DatasetInfo& ds, int imgsz,
-                                            int batch, const fs::path& work) {
+                                            int batch, const std::string& cache, const fs::path& work) {
   // A data yaml with the same train split and a one-image val split (the trainer insists on val:), so the
   // epoch's time is training plus a validation of one image (~0.1 s).
   const fs::path yaml = work / "train_only.yaml";
@@ -91,7 +92,7 @@ std::optional<double> trainer_epoch_seconds(const fs::path& data_yaml, const dat
   }
   auto s = config::Settings::from_args({"model=yolo11n.yaml", "data=" + yaml.string(), "epochs=1",
                                         "imgsz=" + std::to_string(imgsz), "batch=" + std::to_string(batch),
-                                        "workers=0", "device=cpu", "val=False", "plots=False",
+                                        "workers=0", "device=cpu", "val=False", "plots=False", "cache=" + cache,
                                         // the bench step's optimizer, and mosaic on (close_mosaic would
                                         // close it in a 1-epoch run)
                                         "optimizer=SGD", "lr0=0.01", "momentum=0.937", "close_mosaic=0",
@@ -214,6 +215,7 @@ int main(int argc, char** argv) {
   const bool run_trainer = arg(argc, argv, "--trainer", "1") == "1";
   const bool run_val = arg(argc, argv, "--val", "1") == "1";
   const size_t max_batches = std::stoul(arg(argc, argv, "--batches", "0"));  // 0: the whole epoch
+  const std::string cache = arg(argc, argv, "--cache", "False");               // the trainer's cache= setting
   const int breakdown_n = std::stoi(arg(argc, argv, "--breakdown", "8"));     // 0: no step breakdown
   std::string data = arg(argc, argv, "--data", "");
   if (data.empty())
@@ -227,8 +229,8 @@ int main(int argc, char** argv) {
   const torch::Device cpu(torch::kCPU);
   data::DatasetInfo ds = data::load_dataset(data);
   const int nc = static_cast<int>(ds.names.size());
-  std::printf("data %s (nc=%d), imgsz %d, batch %d, torch threads %d, loader workers 0 (the CPU trainer's)\n",
-              data.c_str(), nc, imgsz, batch, torch::get_num_threads());
+  std::printf("data %s (nc=%d), imgsz %d, batch %d, torch threads %d, loader workers 0 (the CPU trainer's), "
+              "cache=%s\n", data.c_str(), nc, imgsz, batch, torch::get_num_threads(), cache.c_str());
   std::printf("load average at start: %s\n", loadavg().c_str());
   std::fflush(stdout);
 
@@ -248,6 +250,7 @@ int main(int argc, char** argv) {
   lo.batch = batch;
   lo.workers = 0;
   lo.float_img = true;  // as the trainer
+  lo.cache = engine::parse_cache_mode(cache);  // ram: filled by the preload pass, so the loop reads it
   engine::Loader loader(ds, "train", lo);
 
   // The epoch's own batches, preloaded (batch k is a pure function of seed, epoch and k).
@@ -336,7 +339,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::optional<double> secs;
     try {
-      secs = trainer_epoch_seconds(data, ds, imgsz, batch, work);
+      secs = trainer_epoch_seconds(data, ds, imgsz, batch, cache, work);
     } catch (const std::exception& e) {
       std::printf("trainer failed: %s\n", e.what());
     }
