@@ -315,8 +315,8 @@ int main(int argc, char** argv) {
   std::printf("load average: %s\n", loadavg().c_str());
   std::fflush(stdout);
 
-  // Where the pure step's time goes, on the first `accumulate` preloaded batches of a fresh copy of the
-  // initial weights, with flush-to-zero of denormals off (the trainer's setting) and on.
+  // Where the pure step's time goes: the first `breakdown_n` preloaded batches stepped on rig_pure's weights
+  // (as they are after the epoch), with flush-to-zero of denormals off (the trainer's setting) and on.
   if (breakdown_n > 0) {
     std::printf("\n--- step breakdown over %d preloaded batches (rig_pure's weights) ---\n", breakdown_n);
     const Phases off = step_phases(rig_pure, batches, breakdown_n);
