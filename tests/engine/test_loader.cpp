@@ -240,6 +240,31 @@ TEST(Loader, ValRectShapesMatchRectBatches) {
   for (auto& b : all_batches(sq)) EXPECT_EQ(b.img.sizes(), torch::IntArrayRef({b.size(), 3, 160, 160}));
 }
 
+// cache not set: the trainer lets the loader keep decoded images in RAM when they fit a small share of the
+// available memory. Same batches as no cache (first pass decodes, second reads RAM); a share too small to
+// hold them leaves the loader uncached.
+TEST(Loader, AutoRamCacheOnlyWhenItFitsAndKeepsThePixels) {
+  test::TempDir tmp;
+  auto items = make_items(tmp / "images", 6);
+  LoaderOptions o = heavy_train(2);
+  o.cache = engine::CacheMode::None;
+  Loader none(items, o);
+  EXPECT_EQ(none.cache_mode(), engine::CacheMode::None);
+  EXPECT_FALSE(none.auto_ram());
+  o.auto_ram_fraction = 0.5;  // 6 small images: a few MB
+  Loader autoram(items, o);
+  EXPECT_EQ(autoram.cache_mode(), engine::CacheMode::Ram);
+  EXPECT_TRUE(autoram.auto_ram());
+  auto bn = all_batches(none);
+  expect_same(bn, all_batches(autoram));
+  autoram.set_epoch(0);
+  expect_same(bn, all_batches(autoram));  // second pass from RAM
+  o.auto_ram_fraction = 1e-12;  // no machine has that little to spare
+  Loader tiny(items, o);
+  EXPECT_EQ(tiny.cache_mode(), engine::CacheMode::None);
+  EXPECT_FALSE(tiny.auto_ram());
+}
+
 TEST(Loader, CachesGiveTheSamePixels) {
   test::TempDir tmp;
   auto items = make_items(tmp / "images", 6);

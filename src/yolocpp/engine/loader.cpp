@@ -158,6 +158,17 @@ void Loader::init() {
     }
   }
   if (opt_.cache == CacheMode::Ram && !check_ram()) opt_.cache = CacheMode::None;
+  if (opt_.cache == CacheMode::None && opt_.auto_ram_fraction > 0) {
+    const double need = static_cast<double>(decoded_bytes()), gb = 1 << 30;
+    const uint64_t avail = mem_available();
+    if (avail != 0 && need <= opt_.auto_ram_fraction * static_cast<double>(avail)) {
+      opt_.cache = CacheMode::Ram;
+      auto_ram_ = true;
+      log::info("Keeping decoded images in RAM ({:.2f}GB, under {:.0f}% of the {:.1f}GB available) so mosaic does "
+                "not decode them again every epoch; cache=False turns this off",
+                need / gb, opt_.auto_ram_fraction * 100, static_cast<double>(avail) / gb);
+    }
+  }
   if (opt_.cache == CacheMode::Ram) {
     ram_.resize(n);
     ram_ori_.resize(n);
@@ -182,12 +193,17 @@ void Loader::init() {
   }
 }
 
-bool Loader::check_ram() {
+uint64_t Loader::decoded_bytes() const {
   uint64_t bytes = 0;
   for (const auto& it : items_) {
     const cv::Size s = augment::long_side_size({std::max(it.width, 1), std::max(it.height, 1)}, opt_.imgsz);
     bytes += static_cast<uint64_t>(s.area()) * 3;
   }
+  return bytes;
+}
+
+bool Loader::check_ram() {
+  const uint64_t bytes = decoded_bytes();
   const double need = static_cast<double>(bytes) * (1.0 + opt_.ram_margin), gb = 1 << 30;
   const uint64_t avail = mem_available();
   if (avail != 0 && need > static_cast<double>(avail)) {

@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <memory>
 
 #include <fmt/format.h>
@@ -36,6 +39,20 @@
 namespace yolocpp::engine {
 
 namespace {
+
+// glibc serves allocations above M_MMAP_THRESHOLD with a fresh mmap (page faults on first touch, munmap on
+// free) and raises that threshold on its own only when such a block is freed. A training step allocates and
+// frees the same large activation tensors every iteration, so whether they come from the heap or from fresh
+// mmaps depended on incidental frees elsewhere: a RAM image cache (which frees nothing) made CPU epochs ~7%
+// slower than decoding every image, and both sped up 5-10% with the thresholds pinned (coc_buildings, 320,
+// 2 threads). Pinning keeps up to 256 MB of freed memory for reuse instead of returning it at once. Users who
+// tune glibc themselves (MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_) keep their values.
+void pin_malloc_thresholds() {
+#if defined(__GLIBC__)
+  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  if (!std::getenv("MALLOC_TRIM_THRESHOLD_")) ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
 
 bool given(const config::Settings& s, const char* key) { return s.has(key) && !s.is_none(key); }
 
@@ -230,6 +247,7 @@ TrainResult Trainer::train() {
     }
   }
   const DistEnv env = dist_env_from_environment();
+  pin_malloc_thresholds();
   std::unique_ptr<Distributed> dist;
   try {
     return run_training(args_, env, dist);
@@ -387,6 +405,11 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   lo.rect = args.boolean("rect");
   lo.shuffle = !args.boolean("rect");
   lo.cache = parse_cache_mode(args.str("cache"));
+  // cache not given: keep the decoded images in RAM when they need at most 10% of the available memory
+  // (shared by the ranks of this machine), see LoaderOptions::auto_ram_fraction. An explicit cache=False
+  // keeps every decode, as upstream.
+  if (lo.cache == CacheMode::None && !args.was_set("cache"))
+    lo.auto_ram_fraction = 0.10 / static_cast<double>(dist ? dist->world_size() : 1);
   lo.single_cls = single_cls;
   // CUDA: the loader hands over uint8 images (a 4x smaller host->device copy) and the step divides by 255 on
   // the device to the very floats the loader would have made (uint8_images_to_float; test_engine
