@@ -115,24 +115,49 @@ double seconds_of(std::chrono::milliseconds t) { return static_cast<double>(t.co
 
 // Every rank announces itself under its own key and waits until all WORLD_SIZE keys exist, so a rank that
 // never started (or died before this point) is named instead of leaving the others in a 30-minute wait.
+// Rank 0 serves the store, so it alone decides a timeout: it publishes the missing ranks and lingers until
+// the ranks that did arrive have read them (at most 3 s); the others wait a little longer than rank 0 and
+// report the same verdict, instead of a bare "broken pipe" when rank 0's store goes away.
 void rendezvous(c10d::Store& store, int rank, int world, std::chrono::milliseconds timeout) {
   auto key = [](int r) { return "yolocpp/rendezvous/" + std::to_string(r); };
-  const std::string me = std::to_string(rank);
-  store.set(key(rank), std::vector<uint8_t>(me.begin(), me.end()));
+  auto ack = [](int r) { return "yolocpp/rendezvous/ack/" + std::to_string(r); };
+  const std::string failed_key = "yolocpp/rendezvous/failed";
+  auto bytes = [](const std::string& v) { return std::vector<uint8_t>(v.begin(), v.end()); };
+  auto timed_out = [&](const std::string& missing) {
+    return DistributedError(fmt::format(
+        "rank {}: rendezvous timed out after {:g} s: rank(s) {} of WORLD_SIZE={} never arrived; start every "
+        "rank 0..{} with the same MASTER_ADDR/MASTER_PORT (check their own output for an earlier error), or "
+        "allow more time with YOLOCPP_DDP_RENDEZVOUS_TIMEOUT=<seconds>",
+        rank, seconds_of(timeout), missing, world, world - 1));
+  };
+  store.set(key(rank), bytes(std::to_string(rank)));
   std::vector<std::string> all;
   for (int r = 0; r < world; ++r) all.push_back(key(r));
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout + (rank == 0 ? std::chrono::milliseconds(0) : std::chrono::seconds(5));
   auto pause = std::chrono::milliseconds(5);
-  while (!store.check(all)) {
+  for (;;) {
+    if (rank != 0 && store.check({failed_key})) {
+      const std::vector<uint8_t> v = store.get(failed_key);
+      store.set(ack(rank), bytes("1"));
+      throw timed_out(std::string(v.begin(), v.end()));
+    }
+    if (store.check(all)) return;
     if (std::chrono::steady_clock::now() >= deadline) {
-      std::vector<int> missing;
-      for (int r = 0; r < world; ++r)
-        if (!store.check({key(r)})) missing.push_back(r);
-      throw DistributedError(fmt::format(
-          "rank {}: rendezvous timed out after {:g} s: rank(s) {} of WORLD_SIZE={} never arrived; start every "
-          "rank 0..{} with the same MASTER_ADDR/MASTER_PORT (check their own output for an earlier error), or "
-          "allow more time with YOLOCPP_DDP_RENDEZVOUS_TIMEOUT=<seconds>",
-          rank, seconds_of(timeout), fmt::join(missing, ","), world, world - 1));
+      std::vector<int> missing, arrived;
+      for (int r = 0; r < world; ++r) (store.check({key(r)}) ? arrived : missing).push_back(r);
+      if (rank == 0) {
+        store.set(failed_key, bytes(fmt::format("{}", fmt::join(missing, ","))));
+        const auto linger = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        for (;;) {
+          bool all_read = true;
+          for (int r : arrived)
+            if (r != 0 && !store.check({ack(r)})) all_read = false;
+          if (all_read || std::chrono::steady_clock::now() >= linger) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+      throw timed_out(fmt::format("{}", fmt::join(missing, ",")));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(100));
