@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -254,4 +255,53 @@ TEST(TrainE2E, AutoRamCacheUnlessCacheFalseSameLosses) {
   for (int k = 0; k < 3; ++k)
     EXPECT_EQ(last_value(tmp / "runs" / "auto" / "results.csv", 2 + k),
               last_value(tmp / "runs" / "off" / "results.csv", 2 + k)) << "train loss " << k;
+}
+
+// plots=True (the default) leaves train_batch0-2.jpg, results.png and both confusion matrices in the run
+// folder, each a complete image file (this test links no OpenCV: JPEG start/end markers, PNG signature, IHDR
+// size and final IEND chunk); plots=False leaves none of them. 20 synthetic images (15 train, batch 4 -> 4
+// batches, so a 4th train_batch would show), 1 epoch at 64 px.
+TEST(TrainE2E, PlotsWrittenOnlyWhenAsked) {
+  TempDir tmp;
+  const fs::path yaml = make_synth(tmp / "synth", 20, 64);
+  auto train = [&](const std::string& name, const std::string& extra) {
+    return run_cmd("cd " + tmp.path().string() + " && " + bin() + " train model=yolo11n.yaml data=" + yaml.string() +
+                   " imgsz=64 device=cpu epochs=1 batch=4 nbs=4 warmup_epochs=0 workers=0 seed=3 project=" +
+                   (tmp / "runs").string() + " name=" + name + " " + extra);
+  };
+  auto bytes = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto be32 = [](const std::string& s, size_t at) {
+    return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |
+           (uint32_t(uint8_t(s[at + 2])) << 8) | uint32_t(uint8_t(s[at + 3]));
+  };
+  const std::vector<std::string> files = {"train_batch0.jpg", "train_batch1.jpg", "train_batch2.jpg", "results.png",
+                                          "confusion_matrix.png", "confusion_matrix_normalized.png"};
+  auto on = train("on", "");
+  ASSERT_EQ(on.rc, 0) << on.out;
+  const fs::path dir = tmp / "runs" / "on";
+  EXPECT_FALSE(has(on.out, "plots: could not write")) << on.out;
+  for (const auto& f : files) {
+    const std::string b = bytes(dir / f);
+    ASSERT_GT(b.size(), 100u) << f;
+    if (f.size() > 4 && f.substr(f.size() - 4) == ".jpg") {
+      EXPECT_EQ(b.substr(0, 2), std::string("\xFF\xD8")) << f;
+      EXPECT_EQ(b.substr(b.size() - 2), std::string("\xFF\xD9")) << f;
+    } else {
+      EXPECT_EQ(b.substr(0, 8), std::string("\x89PNG\r\n\x1A\n", 8)) << f;
+      EXPECT_EQ(b.substr(12, 4), "IHDR") << f;
+      EXPECT_EQ(b.substr(b.size() - 8, 4), "IEND") << f;
+      if (f == "results.png") {
+        EXPECT_EQ(be32(b, 16), 1800u);  // 5 charts of 360 x 2 rows of 300
+        EXPECT_EQ(be32(b, 20), 600u);
+      }
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir / "train_batch3.jpg"));
+  auto off = train("off", "plots=False");
+  ASSERT_EQ(off.rc, 0) << off.out;
+  for (const auto& f : files) EXPECT_FALSE(fs::exists(tmp / "runs" / "off" / f)) << f;
+  EXPECT_TRUE(fs::exists(tmp / "runs" / "off" / "results.csv"));
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -24,6 +25,7 @@
 #include "yolocpp/engine/loader.hpp"
 #include "yolocpp/engine/loss/detection_loss.hpp"
 #include "yolocpp/engine/optim.hpp"
+#include "yolocpp/engine/plots.hpp"
 #include "yolocpp/engine/run_dir.hpp"
 #include "yolocpp/engine/schedule.hpp"
 #include "yolocpp/engine/sync_bn.hpp"
@@ -330,6 +332,16 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   res.best = wdir / "best.pt";
   const std::string args_yaml = args.dump_yaml() + "save_dir: " + res.save_dir.string() + "\n";
   if (!resume && main_rank) util::atomic_write(res.save_dir / "args.yaml", args_yaml);
+  // plots=True (rank 0): train_batch0-2.jpg, results.png per epoch, the final confusion matrices. A plot
+  // that fails to write is a warning: it never costs a training run.
+  const bool plots = main_rank && args.boolean("plots");
+  auto try_plot = [&](const char* what, const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      log::warn("plots: could not write {}: {}", what, e.what());
+    }
+  };
 
   // 3. model, freeze
   nn::DetectionModel model = build_train_model(args, nc);
@@ -584,6 +596,10 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     bool time_up = false;
     while (auto b = train_loader.next()) {
       const int64_t ni = i + nb * epoch;
+      if (plots && ni < 3)  // the first 3 batches of the first epoch, as they enter the model
+        try_plot("train_batch", [&] {
+          plots::plot_train_batch(*b, names, res.save_dir / fmt::format("train_batch{}.jpg", ni));
+        });
       if (ni <= nw) {
         const WarmupValues wv = warmup_values(ni, nw, nbs, batch, warmup_bias_lr, initial_lr, lf, warmup_momentum,
                                               momentum);
@@ -676,6 +692,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     for (const auto& kv : last_metrics) row.push_back(kv.second);
     for (double lr : lrs) row.push_back(lr);
     append_results_row(csv, row);
+    if (plots) try_plot("results.png", [&] { plots::plot_results(csv, res.save_dir / "results.png"); });
 
     bool stop = stopper(epoch + 1, fitness);
     if (stop) {
@@ -738,9 +755,12 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     bm->to(device);
     ValidatorOptions fo = vo;
     fo.verbose = true;
+    fo.confusion = plots;
     Validator final_val(fo);
     ValResult vr = final_val.run(bm, *val_loader, nc, names, nullptr);
     res.final_metrics = vr.metrics;
+    if (plots && !vr.confusion.empty())
+      try_plot("confusion matrices", [&] { plots::plot_confusion_matrices(vr.confusion, names, res.save_dir); });
   }
   log::info("Results saved to {}", res.save_dir.string());
   return res;

@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "yolocpp/metrics/boxes.hpp"
+#include "yolocpp/metrics/confusion.hpp"
 #include "yolocpp/metrics/nms.hpp"
 #include "yolocpp/metrics/report.hpp"
 #include "yolocpp/util/error.hpp"
@@ -116,6 +118,8 @@ ValResult Validator::loop(const RawForward& forward, Loader& loader, int nc, con
 
   metrics::DetectionStats stats;
   ValResult res;
+  std::optional<metrics::ConfusionMatrix> cm;
+  if (opt_.confusion) cm.emplace(nc_eff);  // default conf 0.25, IoU 0.45 (spec §6.6)
   double t_pre = 0, t_inf = 0, t_loss = 0, t_post = 0;
   torch::Tensor loss_sum = torch::zeros({3}, torch::kFloat64);
   int64_t nbatches = 0;
@@ -176,12 +180,14 @@ ValResult Validator::loop(const RawForward& forward, Loader& loader, int nc, con
       if (opt_.single_cls && pred.size(0)) pred.select(1, 5).zero_();
       torch::Tensor predn = metrics::scale_boxes({H, W}, pred, hw0, ratio_pad);
       stats.update(predn, gt, cls);
+      if (cm) cm->process_batch(predn, gt, opt_.single_cls ? torch::zeros_like(cls) : cls);
       res.instances += cls.size(0);
       if (opt_.save_json) append_json_predictions(b->im_files[static_cast<size_t>(i)], predn, json);
     }
   }
 
   res.metrics = stats.compute(nc_eff);
+  if (cm) res.confusion = cm->matrix();
   res.images = stats.seen();
   const double n = std::max<double>(1.0, static_cast<double>(res.images));
   res.speed = {t_pre * 1e3 / n, t_inf * 1e3 / n, t_loss * 1e3 / n, t_post * 1e3 / n};

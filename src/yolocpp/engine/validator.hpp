@@ -43,6 +43,7 @@ struct ValidatorOptions {
   bool print = true;        // print the table and speed line
   bool verbose = false;     // per-class rows (always printed by final validations: set it then)
   bool save_json = false;   // save_dir/predictions.json
+  bool confusion = false;   // also fill ValResult::confusion (spec §6.6; the trainer's plots)
   fs::path save_dir;
 };
 
@@ -57,6 +58,8 @@ struct ValResult {
   int64_t images = 0, instances = 0;
   std::vector<std::string> table;             // the printed lines: header, all, per-class rows
   fs::path json;                              // predictions.json when saved
+  // (nc+1)x(nc+1) confusion matrix (conf 0.25, IoU 0.45) when ValidatorOptions::confusion was set.
+  std::vector<std::vector<double>> confusion;
 };
 
 class Validator {
