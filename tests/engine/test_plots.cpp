@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "common/test_util.hpp"
 #include "yolocpp/engine/plots.hpp"
+#include "yolocpp/engine/validator.hpp"
 #include "yolocpp/util/error.hpp"
 
 using namespace yolocpp;
@@ -234,4 +236,67 @@ TEST(Plots, SaveImageIsAtomicAndChecksTheExtension) {
   for (const auto& e : fs::directory_iterator(tmp.path())) ++n, (void)e;
   EXPECT_EQ(n, 1);
   EXPECT_THROW(plots::save_image(tmp / "x.gif", img), IoError);
+}
+
+TEST(Plots, ValidatorHandsOverTheConfusionMatrix) {
+  // 4 square 96 px images, one box each (classes 0,1,0,1), through the real val loader; a fake forward
+  // predicts each box exactly (conf 0.9) except: image 3's box with the wrong class 0 (class-agnostic match ->
+  // off the diagonal), image 2 adds a confident class-1 box on empty ground (false positive, background
+  // column), image 0 adds a class-1 box at conf 0.1 (below the matrix's 0.25: ignored).
+  TempDir tmp;
+  fs::create_directories(tmp / "images");
+  const std::array<std::array<float, 5>, 4> lab = {{{0, 0.3f, 0.3f, 0.2f, 0.2f},
+                                                    {1, 0.6f, 0.6f, 0.2f, 0.3f},
+                                                    {0, 0.5f, 0.4f, 0.3f, 0.2f},
+                                                    {1, 0.4f, 0.6f, 0.2f, 0.2f}}};
+  std::vector<data::ImageLabels> items;
+  std::map<std::string, int> which;
+  for (int i = 0; i < 4; ++i) {
+    data::ImageLabels it;
+    it.image = tmp / "images" / (std::to_string(i) + ".png");
+    it.state = data::LabelState::Found;
+    it.width = it.height = 96;
+    it.boxes.push_back({static_cast<int>(lab[size_t(i)][0]), lab[size_t(i)][1], lab[size_t(i)][2], lab[size_t(i)][3],
+                        lab[size_t(i)][4]});
+    cv::imwrite(it.image.string(), cv::Mat(96, 96, CV_8UC3, cv::Scalar(90, 100, 110)));
+    items.push_back(it);
+  }
+  LoaderOptions lo;
+  lo.mode = LoaderMode::Val;
+  lo.imgsz = 96;
+  lo.batch = 2;
+  lo.workers = 0;
+  Loader loader(items, lo);
+  auto run = [&](bool confusion) {
+    int calls = 0;
+    ForwardFn fwd = [&](const torch::Tensor& x) {
+      const auto idx = loader.epoch_plan(0).at(static_cast<size_t>(calls++));
+      const int64_t H = x.size(2), W = x.size(3);
+      const double left = (W - 96) / 2, top = (H - 96) / 2;  // val letterbox: no upscaling, centred padding
+      auto out = torch::zeros({x.size(0), 4 + 2, 4});
+      auto put = [&](int64_t b, int64_t a, double cx, double cy, double w, double h, int c, double conf) {
+        auto o = out[b];
+        o[0][a] = left + cx * 96, o[1][a] = top + cy * 96, o[2][a] = w * 96, o[3][a] = h * 96;
+        o[4 + c][a] = conf;
+      };
+      for (size_t b = 0; b < idx.size(); ++b) {
+        const int i = idx[b];
+        const auto& l = lab[size_t(i)];
+        put(int64_t(b), 0, l[1], l[2], l[3], l[4], i == 3 ? 0 : static_cast<int>(l[0]), 0.9);
+        if (i == 2) put(int64_t(b), 1, 0.85, 0.85, 0.1, 0.1, 1, 0.8);
+        if (i == 0) put(int64_t(b), 1, 0.8, 0.8, 0.1, 0.1, 1, 0.1);
+      }
+      return out;
+    };
+    ValidatorOptions vo;
+    vo.imgsz = 96;
+    vo.batch = 2;
+    vo.print = false;
+    vo.confusion = confusion;
+    return Validator(vo).run(fwd, loader, 2, {"a", "b"});
+  };
+  const ValResult on = run(true);
+  const std::vector<std::vector<double>> want = {{2, 1, 0}, {0, 1, 1}, {0, 0, 0}};
+  EXPECT_EQ(on.confusion, want);
+  EXPECT_TRUE(run(false).confusion.empty());
 }
