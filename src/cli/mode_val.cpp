@@ -13,6 +13,7 @@
 #include "yolocpp/data/synth.hpp"
 #include "yolocpp/engine/backend_ocv.hpp"
 #include "yolocpp/engine/loader.hpp"
+#include "yolocpp/engine/plots.hpp"
 #include "yolocpp/engine/run_dir.hpp"
 #include "yolocpp/engine/validator.hpp"
 #include "yolocpp/io/checkpoint.hpp"
@@ -152,20 +153,31 @@ int run_val(const Settings& s) {
   engine::RunDir rd = engine::make_run_dir(given(s, "project") ? s.str("project") : "",
                                            given(s, "name") ? s.str("name") : "", s.boolean("exist_ok"), "val");
   o.save_dir = rd.path;
+  const bool plots = s.boolean("plots");
+  o.confusion = plots;  // confusion_matrix(_normalized).png beside the results, as upstream's val
 
   engine::Validator v(o);
+  engine::ValResult vr;
   if (onnx) {
     std::printf("Loading %s for %s inference...\n", model_arg.c_str(), onnx->description().c_str());
     std::fflush(stdout);
     auto loader = v.make_loader(ds, split);
     engine::ForwardFn fwd = [&](const torch::Tensor& x) { return onnx->forward(x); };
-    v.run(fwd, *loader, static_cast<int>(ds.nc), ds.names);
+    vr = v.run(fwd, *loader, static_cast<int>(ds.nc), ds.names);
   } else {
     model->fuse();
     model->eval();
     std::printf("%s\n", nn::summary_line(*model, o.imgsz).c_str());
     std::fflush(stdout);
-    v.run(model, ds, split);
+    vr = v.run(model, ds, split);
+  }
+  if (plots && !vr.confusion.empty()) {
+    const std::vector<std::string> names = single_cls ? std::vector<std::string>{"item"} : ds.names;
+    try {
+      engine::plots::plot_confusion_matrices(vr.confusion, names, rd.path);
+    } catch (const std::exception& e) {
+      log::warn("plots: could not write the confusion matrices to {}: {}", rd.path.string(), e.what());
+    }
   }
   std::printf("Results saved to %s\n", rd.path.string().c_str());
   return 0;

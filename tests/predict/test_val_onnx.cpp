@@ -97,6 +97,13 @@ TEST(ValOnnx, ExportMatchesPtMetrics) {
   EXPECT_NE(ro.out.find("OpenCV DNN"), std::string::npos) << ro.out;
   // batch=4 becomes the graph's fixed batch of 1, with a warning saying so.
   EXPECT_NE(ro.out.find("fixed batch of 1"), std::string::npos) << ro.out;
+  // plots=True (the default): both confusion matrices beside the results, for .pt and .onnx alike.
+  for (const char* run : {"pt", "onnx"})
+    for (const char* f : {"confusion_matrix.png", "confusion_matrix_normalized.png"})
+      EXPECT_GT(fs::exists(t / run / f) ? fs::file_size(t / run / f) : 0u, 1000u) << run << "/" << f;
+  auto rn = run_cli("val model=" + pt.string() + common + " rect=False name=noplots plots=False");
+  ASSERT_EQ(rn.rc, 0) << rn.out;
+  EXPECT_FALSE(fs::exists(t / "noplots" / "confusion_matrix.png"));
 
   const auto a = all_row(rp.out), b = all_row(ro.out);
   std::printf("pt   (square): P %.4g R %.4g mAP50 %.4g mAP50-95 %.4g (%g images, %g instances)\n", a[2], a[3], a[4],
