@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "yolocpp/cloud/quote.hpp"
+#include "yolocpp/util/net.hpp"
 #include "yolocpp/cloud/sftp.hpp"
 #include "yolocpp/cloud/ssh.hpp"
 
@@ -33,17 +34,6 @@ double now_s() {
 
 int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct LocalSshd {
   fs::path dir;
@@ -56,7 +46,7 @@ struct LocalSshd {
     if (sh("ssh-keygen -q -t ed25519 -N '' -f " + d + "/host -C h && ssh-keygen -q -t ed25519 -N '' -f " + d +
            "/client -C c && cp " + d + "/client.pub " + d + "/authorized_keys") != 0)
       throw std::runtime_error("ssh-keygen failed");
-    port = free_port();
+    port = util::free_loopback_port();
     std::ofstream c(dir / "sshd_config");
     c << "Port " << port << "\nListenAddress 127.0.0.1\nHostKey " << (dir / "host").string()
       << "\nPidFile " << (dir / "pid").string() << "\nAuthorizedKeysFile " << (dir / "authorized_keys").string()

@@ -14,23 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "yolocpp/util/net.hpp"
+
 namespace yolocpp::test {
 
 namespace {
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 bool accepts(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -83,7 +72,7 @@ SshdFixture::SshdFixture() {
   keygen(tmp_ / "host_ed25519");
   keygen(client_key());
   fs::copy_file(client_key().string() + ".pub", tmp_ / "authorized_keys");
-  port_ = free_port();
+  port_ = util::free_loopback_port();
   std::ofstream cfg(tmp_ / "sshd_config");
   cfg << "Port " << port_ << "\nListenAddress 127.0.0.1\n"
       << "HostKey " << (tmp_ / "host_ed25519").string() << "\n"

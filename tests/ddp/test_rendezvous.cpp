@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "yolocpp/engine/distributed.hpp"
+#include "yolocpp/util/net.hpp"
 
 using namespace yolocpp;
 using namespace yolocpp::engine;
@@ -56,7 +57,7 @@ std::pair<std::string, double> try_join(const DistEnv& e, DistOptions opt = {}) 
 
 TEST(DdpRendezvous, RankZeroAloneNamesTheMissingRankWithinTheTimeout) {
   ScopedEnv rdv("YOLOCPP_DDP_RENDEZVOUS_TIMEOUT", "3");
-  auto [err, secs] = try_join(env_of(0, 2, free_port()));
+  auto [err, secs] = try_join(env_of(0, 2, util::free_loopback_port()));
   ASSERT_FALSE(err.empty()) << "rank 0 formed a group of 2 on its own";
   EXPECT_NE(err.find("rank 0: rendezvous timed out after 3 s: rank(s) 1 of WORLD_SIZE=2 never arrived"),
             std::string::npos) << err;
@@ -71,7 +72,7 @@ TEST(DdpRendezvous, ThreeRanksWithOneMissingNameIt) {
   ScopedEnv rdv("YOLOCPP_DDP_RENDEZVOUS_TIMEOUT", "600");
   DistOptions opt;
   opt.rendezvous_timeout = std::chrono::seconds(2);
-  const int port = free_port();
+  const int port = util::free_loopback_port();
   std::pair<std::string, double> r2;
   std::thread t([&] { r2 = try_join(env_of(2, 3, port), opt); });
   auto r0 = try_join(env_of(0, 3, port), opt);
@@ -84,7 +85,7 @@ TEST(DdpRendezvous, ThreeRanksWithOneMissingNameIt) {
 
 TEST(DdpRendezvous, NonZeroRankWithoutRankZeroNamesRankZero) {
   ScopedEnv rdv("YOLOCPP_DDP_RENDEZVOUS_TIMEOUT", "2");
-  auto [err, secs] = try_join(env_of(1, 2, free_port()));
+  auto [err, secs] = try_join(env_of(1, 2, util::free_loopback_port()));
   ASSERT_FALSE(err.empty());
   EXPECT_NE(err.find("rank 1: rendezvous at MASTER_ADDR=127.0.0.1"), std::string::npos) << err;
   EXPECT_NE(err.find("rank 0 never came up there within 2 s"), std::string::npos) << err;
@@ -94,7 +95,7 @@ TEST(DdpRendezvous, NonZeroRankWithoutRankZeroNamesRankZero) {
 
 TEST(DdpRendezvous, BothRanksArriveAndFormAGroup) {
   ScopedEnv rdv("YOLOCPP_DDP_RENDEZVOUS_TIMEOUT", "30");
-  const int port = free_port();
+  const int port = util::free_loopback_port();
   std::string e1;
   double sum1 = 0;
   std::thread t([&] {

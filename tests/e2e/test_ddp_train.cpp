@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "common/test_util.hpp"
+#include "yolocpp/util/net.hpp"
 
 using yolocpp::test::CmdResult;
 using yolocpp::test::run_cmd;
@@ -31,19 +32,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    return 29517;
-  const int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 std::vector<float> read_f32(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -94,7 +82,7 @@ static void two_ranks_one_folder_identical_weights(const std::string& extra, std
   fs::create_directories(tmp / "cwd0");
   fs::create_directories(tmp / "cwd1");
 
-  const int port = free_tcp_port();
+  const int port = yolocpp::util::free_loopback_port();
   const std::string args = " train data=" + yaml.string() + " model=yolo11n.yaml epochs=1 batch=8 imgsz=64 workers=0"
                            " device=cpu plots=False project=" + project.string() + " name=ddp" + extra;
   auto rank_cmd = [&](int r) {
@@ -170,7 +158,7 @@ TEST(DdpTrain, ResumeAfterBothRanksAreKilled) {
   const std::string args = " train data=" + yaml.string() + " model=yolo11n.yaml epochs=" + std::to_string(kEpochs) +
                            " batch=8 imgsz=64 workers=0 device=cpu plots=False warmup_epochs=0 close_mosaic=0"
                            " project=" + project.string() + " name=ddpr";
-  const int port = free_tcp_port();
+  const int port = yolocpp::util::free_loopback_port();
   pid_t pids[2];
   for (int r = 0; r < 2; ++r) {
     const std::string cmd = rank_command(r, port, args, tmp / ("first" + std::to_string(r) + ".log"));
@@ -203,7 +191,7 @@ TEST(DdpTrain, ResumeAfterBothRanksAreKilled) {
   ASSERT_GE(rows_at_kill, 1u);
   ASSERT_LT(rows_at_kill, static_cast<size_t>(kEpochs)) << "killed too late to test a resume";
 
-  const int port2 = free_tcp_port();
+  const int port2 = yolocpp::util::free_loopback_port();
   const std::string resume_args = " train resume=" + last.string();
   CmdResult r1;
   std::thread t1([&] { r1 = run_cmd(rank_command(1, port2, resume_args)); });
@@ -235,7 +223,7 @@ TEST(DdpTrain, MissingRankEndsRankZeroWithinTheRendezvousTimeout) {
   auto synth = yolocpp::test::yolocpp("synth out=" + (tmp / "synth").string() + " images=8 imgsz=64");
   ASSERT_EQ(synth.rc, 0) << synth.out;
   const std::string cmd = "env RANK=0 LOCAL_RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
-                          std::to_string(free_tcp_port()) + " YOLOCPP_DDP_RENDEZVOUS_TIMEOUT=3 timeout 120 " +
+                          std::to_string(yolocpp::util::free_loopback_port()) + " YOLOCPP_DDP_RENDEZVOUS_TIMEOUT=3 timeout 120 " +
                           YOLOCPP_BIN + " train data=" + (tmp / "synth" / "dataset.yaml").string() +
                           " model=yolo11n.yaml epochs=1 batch=8 imgsz=64 device=cpu plots=False project=" +
                           (tmp / "runs").string();

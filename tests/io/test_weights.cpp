@@ -17,6 +17,7 @@
 #include "yolocpp/io/ultralytics_pt.hpp"
 #include "yolocpp/io/weights.hpp"
 #include "yolocpp/util/error.hpp"
+#include "yolocpp/util/net.hpp"
 #include "yolocpp/util/fs.hpp"
 
 using namespace yolocpp;
@@ -68,20 +69,6 @@ struct Env {
     unsetenv("YOLOCPP_ASSETS_URL");
   }
 };
-
-// A port that was free a moment ago and has no listener: connecting is refused at once.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 }  // namespace
 
@@ -136,7 +123,7 @@ TEST(Weights, NotFoundAndHtmlAreRejectedAndLeaveNoFile) {
 
 TEST(Weights, UnreachableServerFailsFast) {
   TempDir tmp;
-  Env env(tmp.path().string(), "http://127.0.0.1:" + std::to_string(free_port()) + "/assets");
+  Env env(tmp.path().string(), "http://127.0.0.1:" + std::to_string(util::free_loopback_port()) + "/assets");
   auto t0 = std::chrono::steady_clock::now();
   try {
     resolve_weights("yolo11n.pt");

@@ -46,6 +46,7 @@
 #include <fmt/format.h>
 
 #include "yolocpp/util/log.hpp"
+#include "yolocpp/util/net.hpp"
 
 extern char** environ;
 
@@ -709,24 +710,6 @@ void GradReducer::finish() {
 // ---------------------------------------------------------------------------------------------------------
 // Local launcher
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw DistributedError(fmt::format("could not open a socket to find a free port: {}", std::strerror(errno)));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    int err = errno;
-    ::close(fd);
-    throw DistributedError(fmt::format("could not bind 127.0.0.1:0 to find a free port: {}", std::strerror(err)));
-  }
-  int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 namespace {
 
@@ -774,7 +757,7 @@ LaunchResult launch_local(int world, const LaunchOptions& opt) {
     if (ec) exe = "/proc/self/exe";
   }
   if (argv.empty()) argv.push_back(exe);
-  const int port = opt.master_port > 0 ? opt.master_port : free_port();
+  const int port = opt.master_port > 0 ? opt.master_port : util::free_loopback_port();
   if (!opt.log_dir.empty()) std::filesystem::create_directories(opt.log_dir);
 
   // Everything the children need is built before fork(): between fork and exec only async-signal-safe

@@ -210,9 +210,6 @@ struct LaunchResult {
 };
 LaunchResult launch_local(int world_size, const LaunchOptions& opt);
 
-// A free TCP port on 127.0.0.1 (bind to port 0, read it back, close).
-int free_port();
-
 // True inside a rank started by a launcher or torchrun (WORLD_SIZE > 1 in the environment).
 bool in_distributed_child();
 
