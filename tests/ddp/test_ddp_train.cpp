@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/test_util.hpp"
+#include "ddp/loopback_group.hpp"
 #include "yolocpp/engine/distributed.hpp"
 
 using namespace yolocpp;
@@ -69,24 +70,12 @@ TEST(DdpTrain, TwoGlooRanksMatchOneProcessOnTheFullBatch) {
   // Two ranks: rank 1 starts from different weights (seed 1) so the broadcast from rank 0 is exercised.
   std::vector<torch::nn::Sequential> nets{make_net(0), make_net(1)};
   ASSERT_GT(max_diff(nets[0]->parameters(), nets[1]->parameters()), 0.01);
-  c10d::TCPStoreOptions so;
-  so.port = 0;
-  so.isServer = true;
-  so.waitWorkers = false;
-  auto server = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
-  const int port = server->getPort();
+  const test::LoopbackStore group;
 
   std::vector<RankOut> out(2);
   auto run_rank = [&](int r) {
     try {
-      c10d::TCPStoreOptions co;
-      co.port = static_cast<uint16_t>(port);
-      co.isServer = false;
-      co.timeout = std::chrono::seconds(30);
-      auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", co);
-      DistOptions opt;
-      opt.timeout = std::chrono::seconds(30);
-      auto dist = Distributed::with_store(store, r, 2, torch::kCPU, opt);
+      auto dist = group.join(r, 2, std::chrono::seconds(30));
       EXPECT_EQ(dist->backend(), "gloo");
       auto& net = nets[r];
       dist->broadcast_module(*net);

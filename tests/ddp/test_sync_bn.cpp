@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "ddp/loopback_group.hpp"
 #include "yolocpp/engine/distributed.hpp"
 #include "yolocpp/engine/sync_bn.hpp"
 #include "yolocpp/nn/conv.hpp"
@@ -103,25 +104,12 @@ std::vector<int64_t> rows_of(int rank, int world, int64_t n) {
 
 // Two ranks in threads, each with its own TCPStore client and Gloo group, each on rows r, r+2, ...
 std::vector<Snapshot> run_two_ranks(const torch::Tensor& X, const torch::Tensor& Y, bool sync) {
-  c10d::TCPStoreOptions so;
-  so.port = 0;
-  so.isServer = true;
-  so.waitWorkers = false;
-  auto server = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
-  const int port = server->getPort();
+  const test::LoopbackStore group;
   std::vector<Snapshot> out(2);
   std::vector<Net> nets{Net(0), Net(1)};  // rank 1 differs until the broadcast; seeded here, not in threads
   auto run_rank = [&](int r) {
     try {
-      c10d::TCPStoreOptions co;
-      co.port = static_cast<uint16_t>(port);
-      co.isServer = false;
-      co.waitWorkers = false;
-      co.timeout = std::chrono::seconds(30);
-      auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", co);
-      DistOptions opt;
-      opt.timeout = std::chrono::seconds(30);
-      auto dist = Distributed::with_store(store, r, 2, torch::kCPU, opt);
+      auto dist = group.join(r, 2, std::chrono::seconds(30));
       Net& net = nets[r];
       net->train();
       dist->broadcast_module(*net);
@@ -344,24 +332,13 @@ TEST_P(SyncBatchNormYolo11n, TwoRanksMatchOneProcess) {
     if (b.key().find("running_") != std::string::npos) ref_stats.push_back(b.value().clone());
 
   auto run = [&](bool sync, std::vector<torch::Tensor>& grads, std::vector<torch::Tensor>& stats) {
-    c10d::TCPStoreOptions so;
-    so.port = 0;
-    so.isServer = true;
-    so.waitWorkers = false;
-    auto server = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
-    const int port = server->getPort();
+    const test::LoopbackStore group;
     std::vector<nn::DetectionModel> models{make(), make()};
     std::string err[2];
     int switched = 0;
     auto rank = [&](int r) {
       try {
-        c10d::TCPStoreOptions co;
-        co.port = static_cast<uint16_t>(port);
-        co.waitWorkers = false;
-        auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", co);
-        DistOptions opt;
-        opt.timeout = std::chrono::seconds(60);
-        auto dist = Distributed::with_store(store, r, 2, torch::kCPU, opt);
+        auto dist = group.join(r, 2, std::chrono::seconds(60));
         auto& m = models[r];
         if (sync) {
           const int n = enable_sync_batchnorm(*m, *dist);
