@@ -21,6 +21,7 @@
 #include "yolocpp/cloud/remote.hpp"
 #include "yolocpp/cloud/sftp.hpp"
 #include "yolocpp/cloud/ssh.hpp"
+#include "yolocpp/config/device.hpp"
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/pack.hpp"
 #include "yolocpp/util/fs.hpp"
@@ -261,33 +262,6 @@ SshTarget target_for_instance(const Instance& inst, const Settings& s, const fs:
   return t;
 }
 
-// device= as `yolocpp train` reads it (engine::parse_device_list; the cloud library stays free of LibTorch,
-// so it cannot call that one): "cpu"/"mps"/"" -> no GPU, "cuda" -> {0}, "0,1" / "cuda:0,cuda:1" / "[0, 1]" ->
-// the indices. Anything else -> ConfigError naming the setting.
-std::vector<int> device_ids(const std::string& device) {
-  std::string v;
-  for (char ch : device)
-    if (!std::isspace(static_cast<unsigned char>(ch)) && ch != '[' && ch != ']' && ch != '\'' && ch != '"')
-      v += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (v.empty() || v == "cpu" || v == "mps" || v == "none") return {};
-  if (v == "cuda") return {0};
-  std::vector<int> ids;
-  std::stringstream ss(v);
-  std::string tok;
-  while (std::getline(ss, tok, ',')) {
-    if (tok.rfind("cuda:", 0) == 0) tok = tok.substr(5);
-    if (tok.empty() || tok.size() > 6 ||
-        !std::all_of(tok.begin(), tok.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }))
-      throw ConfigError("device='" + device + "': '" + tok + "' is not a CUDA device index; use device=0, "
-                        "device=0,1,2,3 or device=cpu");
-    int id = std::stoi(tok);
-    if (std::find(ids.begin(), ids.end(), id) != ids.end())
-      throw ConfigError("device='" + device + "' names GPU " + tok + " twice; list each GPU once");
-    ids.push_back(id);
-  }
-  return ids;
-}
-
 std::string join_ids(const std::vector<int>& ids, bool abbreviate) {
   if (abbreviate && ids.size() > 3) return fmt::format("{},...,{}", ids.front(), ids.back());
   std::string out;
@@ -326,7 +300,7 @@ GpuPlan plan_gpus(const Settings& s, int gpus, const std::string& machine) {
   if (given) {
     // The user's device= is forwarded untouched (it is not local-only); here it is only checked, so a typo
     // fails now and not after the instance has booted and billed.
-    const std::vector<int> ids = device_ids(s.str("device"));
+    const std::vector<int> ids = config::parse_device_list(s.str("device"));
     if (gpus >= 0) {
       for (int id : ids)
         if (id >= gpus)

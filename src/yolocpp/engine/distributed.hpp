@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "yolocpp/config/device.hpp"
 #include "yolocpp/util/error.hpp"
 
 namespace c10d {
@@ -51,9 +52,8 @@ struct DistEnv {
 // A malformed or inconsistent value -> ConfigError naming the variable.
 DistEnv dist_env_from_environment();
 
-// device=0,1,2,3 -> {0, 1, 2, 3}; "cpu", "", "0", "cuda:1" -> a single entry or none (not a DDP request).
-// Duplicates or negative ids -> ConfigError.
-std::vector<int> parse_device_list(const std::string& device);
+// device=0,1,2,3 -> {0, 1, 2, 3} (config/device.hpp).
+using config::parse_device_list;
 
 // The global batch split across ranks (Ultralytics: batch // world_size). batch < world -> ConfigError.
 int per_rank_batch(int batch, int world_size);
