@@ -133,7 +133,7 @@ Phases step_phases(bench::Rig& rig, const std::vector<engine::Batch>& batches, i
     m = now();
     p.backward += m - a;
     if ((i + 1) % rig.accumulate == 0 || i + 1 == n) {
-      torch::nn::utils::clip_grad_norm_(rig.params, 10.0);
+      engine::clip_grad_norm(rig.params, 10.0);
       rig.opt->step();
       rig.opt->zero_grad();
       rig.ema->update(rig.model);

@@ -10,7 +10,6 @@
 //                        [--workers 0,2,4,8] [--threads N]
 // No --data: ../shared/datasets/coc_buildings when it exists (from the repo root or build folder), else a
 // synthetic dataset generated on the spot (the GPU machine has no ../shared).
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 

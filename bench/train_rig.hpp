@@ -5,9 +5,7 @@
 // dynamic loss scaling kept on the device (or bf16), channels_last weights and inputs, pinned non_blocking
 // copies. CPU keeps NCHW and fp32, as the trainer does.
 #pragma once
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <array>
@@ -21,27 +19,12 @@
 #include "yolocpp/engine/optim.hpp"
 #include "yolocpp/engine/schedule.hpp"
 #include "yolocpp/nn/model.hpp"
+#include "yolocpp/util/torch_compat.hpp"
 
 namespace yolocpp::bench {
 
 inline double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Autocast's C++ switch was renamed in PyTorch 2.4 (device-type argument).
-inline void set_autocast(bool on, torch::Device dev, bool bf16) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  at::autocast::set_autocast_enabled(dev.type(), on);
-  at::autocast::set_autocast_dtype(dev.type(), bf16 ? at::kBFloat16 : (dev.is_cuda() ? at::kHalf : at::kBFloat16));
-#else
-  if (dev.is_cuda()) {
-    at::autocast::set_enabled(on);
-    at::autocast::set_autocast_gpu_dtype(bf16 ? at::kBFloat16 : at::kHalf);
-  } else {
-    at::autocast::set_cpu_enabled(on);
-  }
-#endif
-  if (!on) at::autocast::clear_cache();
 }
 
 inline void sync(torch::Device dev) {
@@ -59,7 +42,7 @@ struct Rig {
   loss::DetectionLoss criterion;
   std::unique_ptr<engine::ModelEMA> ema;
   std::vector<torch::Tensor> params;
-  torch::Tensor scale, growth_tracker, found_inf;  // dynamic loss scaling kept on the device: no host sync
+  engine::GradScaler scaler;  // the trainer's: state on the device, one host read per optimizer step
   torch::Tensor last_loss;
   int64_t iterations = 0, optimizer_steps = 0;
 
@@ -74,7 +57,8 @@ struct Rig {
         model(nn::build_model("yolo11n.yaml", nc_)), groups(engine::split_param_groups(*model)),
         opt(engine::make_optimizer(engine::choose_optimizer("SGD", 0.01, 0.937, nc_, 0, batch, 64, 1), groups,
                                    engine::scaled_weight_decay(0.0005, batch, accumulate, 64))),
-        criterion(hyp(nc_)) {
+        criterion(hyp(nc_)),
+        scaler(amp_ && d.is_cuda() && !bf16_) {  // bf16 has fp32's range: no scaling needed
     model->to(dev);
     model->train();
     torch::NoGradGuard ng;
@@ -84,38 +68,26 @@ struct Rig {
       if (p.requires_grad()) params.push_back(p);
     }
     if (use_ema) ema = std::make_unique<engine::ModelEMA>(model);
-    scale = torch::full({1}, 65536.0, torch::TensorOptions().dtype(torch::kFloat).device(dev));
-    growth_tracker = torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt).device(dev));
-    found_inf = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(dev));
   }
 
   void step(const torch::Tensor& img, const loss::Targets& t) {
-    const bool scaled = amp && dev.is_cuda() && !bf16;  // bf16 has fp32's range: no scaling needed
-    set_autocast(amp, dev, bf16);
-    auto preds = model->forward_raw(img);
-    set_autocast(false, dev, bf16);
+    std::vector<torch::Tensor> preds;
+    {
+      compat::AutocastGuard autocast(dev.type(), bf16 || !dev.is_cuda() ? at::kBFloat16 : at::kHalf, amp);
+      preds = model->forward_raw(img);
+    }
     for (auto& p : preds) p = p.to(torch::kFloat);  // loss and assigner in fp32 (spec)
     auto out = criterion(preds, t, std::array<int64_t, 2>{img.size(2), img.size(3)});
     last_loss = out.total.detach();
     // The CPU trainer reads the loss items every iteration for its progress bar; CUDA every 10 (caller).
     if (!dev.is_cuda()) (void)out.items.to(torch::kCPU, torch::kFloat64)[0].item<double>();
-    (scaled ? out.total * scale : out.total).backward();
+    scaler.scale(out.total).backward();
     if (++iterations % accumulate != 0) return;
-    if (scaled) {
-      std::vector<torch::Tensor> grads;
-      for (auto& p : params)
-        if (p.grad().defined()) grads.push_back(p.grad());
-      found_inf.zero_();
-      at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, scale.reciprocal());
-      torch::nn::utils::clip_grad_norm_(params, 10.0);
-      // Skipping the step on overflow needs found_inf on the host once per step; the GradScaler in PyTorch
-      // does the same (it is the only sync of the step).
-      if (found_inf.item<float>() == 0.f) opt->step();
-      at::_amp_update_scale_(scale, growth_tracker, found_inf, 2.0, 0.5, 2000);
-    } else {
-      torch::nn::utils::clip_grad_norm_(params, 10.0);
-      opt->step();
-    }
+    // As the trainer's optimizer_step: unscale, sync-free clip, step unless a gradient overflowed, update.
+    scaler.unscale_(params);
+    engine::clip_grad_norm(params, 10.0);
+    if (scaler.grads_finite()) opt->step();
+    scaler.update();
     opt->zero_grad();
     if (ema) ema->update(model);
     ++optimizer_steps;
@@ -129,7 +101,7 @@ inline loss::Targets to_dev(const engine::Batch& b, torch::Device dev) {
 inline torch::Tensor img_to_dev(const torch::Tensor& img, torch::Device dev) {
   torch::Tensor x = img;
   if (dev.is_cuda()) x = x.pin_memory().to(dev, /*non_blocking=*/true);
-  if (x.scalar_type() == torch::kUInt8) x = x.to(torch::kFloat).div_(255.0);
+  x = engine::uint8_images_to_float(x);  // the trainer's conversion (true division on the device)
   return dev.is_cuda() ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
 }
 

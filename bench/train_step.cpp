@@ -43,7 +43,7 @@ struct Rig {
   void step(const torch::Tensor& img, const loss::Targets& t) {
     auto out = criterion(model->forward_raw(img), t, std::array<int64_t, 2>{img.size(2), img.size(3)});
     out.total.backward();
-    torch::nn::utils::clip_grad_norm_(params, 10.0);
+    engine::clip_grad_norm(params, 10.0);
     opt->step();
     opt->zero_grad();
   }
