@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 
+#include "yolocpp/engine/optim.hpp"
 #include "yolocpp/metrics/boxes.hpp"
 #include "yolocpp/metrics/confusion.hpp"
 #include "yolocpp/metrics/nms.hpp"
@@ -129,10 +130,10 @@ ValResult Validator::loop(const RawForward& forward, Loader& loader, int nc, con
   while (auto b = loader.next()) {
     auto t0 = Clock::now();
     torch::Tensor x = b->img.to(opt_.device, /*non_blocking=*/true);
-    if (x.scalar_type() == torch::kUInt8)
-      x = x.to(opt_.half ? torch::kHalf : torch::kFloat32).div_(255.0);
-    else
-      x = x.to(opt_.half ? torch::kHalf : torch::kFloat32);
+    if (opt_.half && x.scalar_type() == torch::kUInt8)
+      x = x.to(torch::kHalf).div_(255.0);  // upstream's half path: half(img) / 255
+    else  // the trainer's conversion: true division, the loader's floats on CPU and CUDA alike
+      x = uint8_images_to_float(x).to(opt_.half ? torch::kHalf : torch::kFloat32);
     sync(opt_.device);
     t_pre += seconds_since(t0);
 
