@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -64,7 +65,11 @@ void descendants(pid_t pid, std::vector<pid_t>& out) {
 
 bool SshdFixture::available() { return fs::exists("/usr/sbin/sshd") && run_cmd("command -v ssh-keygen").rc == 0; }
 
-SshdFixture::SshdFixture() {
+SshdFixture::SshdFixture(std::string login_shell) : shell_(std::move(login_shell)) {
+  if (shell_.empty()) {
+    const char* e = std::getenv("YOLOCPP_TEST_LOGIN_SHELL");
+    shell_ = e && *e ? e : "/bin/bash";
+  }
   const passwd* pw = ::getpwuid(::getuid());
   user_ = pw ? pw->pw_name : "root";
   fs::create_directories(home());
@@ -80,10 +85,18 @@ SshdFixture::SshdFixture() {
       << "AuthorizedKeysFile " << (tmp_ / "authorized_keys").string() << "\n"
       << "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
       << "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nPrintMotd no\nMaxStartups 100\n"
-      << "MaxSessions 100\nLogLevel ERROR\nSubsystem sftp internal-sftp\n"
-      << "SetEnv HOME=" << home().string() << " PATH=" << bin_dir().string()
-      << ":/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin\n";
+      << "MaxSessions 100\nLogLevel ERROR\nSubsystem sftp /usr/lib/openssh/sftp-server\n"
+      << "ForceCommand " << (tmp_ / "login_shell").string() << "\n"
+      << "Include " << (tmp_ / "sshd_env").string() << "\n";
   cfg.close();
+  write_env();
+  // The stand-in for the user's login shell: sshd hands every exec string to it (`SHELL -c CMD`), and the
+  // sftp subsystem to sftp-server, exactly like a real login whose shell is `shell_`.
+  std::ofstream ls(tmp_ / "login_shell");
+  ls << "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n  */sftp-server) exec /usr/lib/openssh/sftp-server ;;\nesac\n"
+     << "exec " << shell_ << " -c \"$SSH_ORIGINAL_COMMAND\"\n";
+  ls.close();
+  fs::permissions(tmp_ / "login_shell", fs::perms::owner_all);
   // Privilege separation directory sshd insists on when started as root.
   if (::getuid() == 0) fs::create_directories("/run/sshd");
   start();
@@ -144,6 +157,19 @@ void SshdFixture::add_command(const std::string& name, const std::string& script
   fs::path f = bin_dir() / name;
   std::ofstream(f) << script;
   fs::permissions(f, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+}
+
+void SshdFixture::write_env() {
+  std::ofstream env(tmp_ / "sshd_env");
+  env << "SetEnv HOME=" << home().string() << " PATH=" << bin_dir().string()
+      << ":/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin" << extra_env_ << "\n";
+}
+
+void SshdFixture::add_env(const std::string& kv) {
+  extra_env_ += " " + kv;
+  write_env();
+  stop();
+  start();
 }
 
 void SshdFixture::new_host_key() { keygen(tmp_ / "host_ed25519"); }

@@ -38,8 +38,11 @@ void start_job(SshSession& ssh, const RemoteLayout& l, const std::string& script
   ssh.check("mkdir -p " + d + " && cat > " + d + "/run.sh && chmod +x " + d + "/run.sh && rm -f " + d +
                 "/exit_code " + d + "/pid",
             script);
-  // setsid: own session, no SIGHUP when the SSH session ends; every std stream redirected so the channel closes.
-  ssh.check("cd " + d + " && setsid nohup sh ./run.sh > /dev/null 2>&1 < /dev/null &");
+  // The login shell's own streams go to /dev/null first, then a plain simple command is backgrounded: nothing
+  // that outlives this exec holds the channel open, under any shell. (`cd D && cmd ... &` does not detach
+  // under bash: bash backgrounds the whole && list in a subshell that keeps the channel's stdout/stderr until
+  // training ends.) setsid: own session, so no SIGHUP when the SSH session ends.
+  ssh.check("cd " + d + " || exit 1; exec < /dev/null > /dev/null 2>&1; setsid nohup sh ./run.sh &");
   for (int i = 0; i < 100; ++i) {
     if (job_status(ssh, l).started) return;
     throw_if_stopped("starting the remote job");
@@ -80,6 +83,8 @@ void kill_job(SshSession& ssh, const RemoteLayout& l) {
 FollowResult follow_log(SshSession& ssh, const RemoteLayout& l, uint64_t& offset,
                         const std::function<void(std::string_view)>& sink, int slice_s) {
   const std::string d = quote::sh(l.job_dir());
+  // A quiet slice must end (and its exit status arrive) well within the link's stall time.
+  slice_s = std::max(1, std::min(slice_s, static_cast<int>(ssh.target().stall_s / 2)));
   // tail --pid ends once run.sh has exited (after printing the rest); `timeout` bounds one slice.
   std::string cmd = "cd " + d + " && touch train.log && p=$(cat pid 2>/dev/null || echo 1) && timeout " +
                     std::to_string(slice_s) + " tail -c +" + std::to_string(offset + 1) +

@@ -176,6 +176,7 @@ TransferStats with_reconnect(SshSession& ssh, int attempts, double reconnect_tim
     } catch (const AuthError&) {
       throw;
     } catch (const CloudError& e) {
+      if (ssh.cut_by_watchdog()) ssh.disconnect();  // the socket is shut down: a new connection is needed
       if (ssh.connected() || attempt >= attempts) throw;  // a remote-side failure, not a dropped connection
       log::warn("{}: {} (attempt {}/{})", what, e.what(), attempt, attempts);
     }
@@ -208,6 +209,7 @@ TransferStats download_once(SshSession& ssh, const std::string& remote, const fs
   st.sha256 = remote_sha256(ssh, remote);
   if (st.sha256.empty()) throw CloudError("cannot download " + remote + ": no such file on the remote");
   auto session = static_cast<ssh_session>(ssh.raw_session());
+  SshSession::Busy busy(ssh);  // a silent link or Ctrl-C cuts the blocking SFTP reads below
   SftpSession sf;
   sf.s = sftp_new(session);
   if (!sf.s || sftp_init(sf.s) != SSH_OK)
@@ -242,8 +244,15 @@ TransferStats download_once(SshSession& ssh, const std::string& remote, const fs
     throw_if_stopped("a download");
     int n = sftp_async_read(sf.f, buf.data(), kChunk, ids.front());
     ids.pop_front();
-    if (n < 0) throw CloudError("SFTP read failed for " + remote + ": " + ssh_get_error(session));
+    if (n < 0) {
+      throw_if_stopped("a download");
+      if (ssh.cut_by_watchdog())  // with_reconnect drops the session (after the SFTP handles) and reconnects
+        throw CloudError("the download of " + remote + " went silent (nothing arrived for " +
+                         std::to_string(static_cast<int>(ssh.target().stall_s)) + " s); reconnecting");
+      throw CloudError("SFTP read failed for " + remote + ": " + ssh_get_error(session));
+    }
     if (n > 0) os.write(buf.data(), n);
+    ssh.alive();
     st.sent += static_cast<uint64_t>(n);
     if (n < static_cast<int>(kChunk) && st.sent < st.bytes)
       throw CloudError("short SFTP read in the middle of " + remote + " (file changed while downloading?)");

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -165,7 +167,42 @@ struct SshSession::Impl {
   ssh_session s = nullptr;
   bool up = false;
   double last_io = 0;
+  // The stall watchdog (see SshTarget::stall_s). Atomics: the guard thread reads them while libssh blocks.
+  std::atomic<double> last_alive{0};
+  std::atomic<double> stall_s{0};    // > 0 while a Busy operation is open
+  std::atomic<int> fd{-1};
+  std::atomic<bool> cut{false};
+  std::mutex m;
+  std::condition_variable cv;
+  bool quit = false;
+  std::thread guard;
+
+  void start_guard() {
+    guard = std::thread([this] {
+      std::unique_lock<std::mutex> lk(m);
+      while (!cv.wait_for(lk, std::chrono::milliseconds(200), [this] { return quit; })) {
+        double stall = stall_s.load();
+        int f = fd.load();
+        if (stall <= 0 || f < 0 || cut.load()) continue;
+        // shutdown() (not close()) makes every pending and later read/write on the socket fail at once,
+        // while libssh still owns the descriptor and frees it normally.
+        if (stop_flag().load() || now_s() - last_alive.load() > stall) {
+          cut.store(true);
+          ::shutdown(f, SHUT_RDWR);
+        }
+      }
+    });
+  }
+  void stop_guard() {
+    {
+      std::lock_guard<std::mutex> lk(m);
+      quit = true;
+    }
+    cv.notify_all();
+    if (guard.joinable()) guard.join();
+  }
   void close() {
+    fd.store(-1);
     if (s) {
       if (up) ssh_disconnect(s);
       ssh_free(s);
@@ -178,9 +215,24 @@ struct SshSession::Impl {
 SshSession::SshSession(SshTarget t) : t_(std::move(t)), impl_(std::make_unique<Impl>()) {
   if (t_.known_hosts.empty()) t_.known_hosts = default_known_hosts();
   if (t_.host_id.empty()) t_.host_id = t_.host + ":" + std::to_string(t_.port);
+  impl_->start_guard();
 }
 
-SshSession::~SshSession() { impl_->close(); }
+SshSession::~SshSession() {
+  impl_->stop_guard();
+  impl_->close();
+}
+
+SshSession::Busy::Busy(SshSession& s, double stall_s) : s_(s), prev_(s.impl_->stall_s.load()) {
+  s_.impl_->last_alive.store(now_s());
+  s_.impl_->stall_s.store(stall_s > 0 ? stall_s : s.t_.stall_s);
+}
+
+SshSession::Busy::~Busy() { s_.impl_->stall_s.store(prev_); }
+
+void SshSession::alive() { impl_->last_alive.store(now_s()); }
+
+bool SshSession::cut_by_watchdog() const { return impl_->cut.load(); }
 
 bool SshSession::connected() const { return impl_->up && impl_->s && ssh_is_connected(impl_->s); }
 void SshSession::disconnect() { impl_->close(); }
@@ -252,6 +304,8 @@ void SshSession::connect() {
   socket_t fd = ssh_get_fd(s);
   if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
   impl_->last_io = now_s();
+  impl_->cut.store(false);
+  impl_->fd.store(fd);
 }
 
 void SshSession::connect_retry(double timeout_s, const std::function<void(const std::string&)>& on_retry) {
@@ -296,7 +350,12 @@ void SshSession::dropped(const std::string& cmd, const char* during, void** chan
   std::string e = impl_->s ? ssh_get_error(impl_->s) : "not connected";
   // ssh_free() frees the session's channels: the caller's handle must not be closed afterwards.
   if (channel) *channel = nullptr;
+  bool cut = impl_->cut.load();
   impl_->close();
+  throw_if_stopped(during);
+  if (cut)
+    throw CloudError("SSH connection to " + where(t_) + " went silent " + during + " (nothing moved for " +
+                     std::to_string(static_cast<int>(t_.stall_s)) + " s); cut it to reconnect");
   throw CloudError("SSH connection to " + where(t_) + " lost " + during + " (" + e + ")");
 }
 
@@ -304,6 +363,7 @@ int SshSession::stream(const std::string& cmd, const std::function<size_t(char*,
                        const std::function<void(uint64_t)>& progress, const Sink& on_out, const Sink& on_err) {
   if (!connected()) dropped(cmd, "before a command");
   ssh_session s = impl_->s;
+  Busy busy(*this, impl_->stall_s.load() > 0 ? impl_->stall_s.load() : 0);
   Channel c;
   c.ch = ssh_channel_new(s);
   if (!c.ch || ssh_channel_open_session(c.ch) != SSH_OK) dropped(cmd, "opening a channel", reinterpret_cast<void**>(&c.ch));
@@ -318,6 +378,7 @@ int SshSession::stream(const std::string& cmd, const std::function<size_t(char*,
         const Sink& sink = is_err ? on_err : on_out;
         if (sink) sink(std::string_view(out.data(), n));
         impl_->last_io = now_s();
+        alive();
       }
     }
   };
@@ -333,6 +394,7 @@ int SshSession::stream(const std::string& cmd, const std::function<size_t(char*,
       int w = ssh_channel_write(c.ch, in.data() + off, static_cast<uint32_t>(n - off));
       if (w == SSH_ERROR || ssh_channel_is_closed(c.ch)) dropped(cmd, "sending data", reinterpret_cast<void**>(&c.ch));
       off += static_cast<size_t>(w);
+      alive();
     }
     sent += n;
     impl_->last_io = now_s();
@@ -349,12 +411,14 @@ int SshSession::stream(const std::string& cmd, const std::function<size_t(char*,
     if (n > 0) {
       if (on_out) on_out(std::string_view(out.data(), n));
       impl_->last_io = now_s();
+      alive();
     }
     int m = ssh_channel_read_nonblocking(c.ch, out.data(), out.size(), 1);
     if (m == SSH_ERROR) dropped(cmd, "reading output", reinterpret_cast<void**>(&c.ch));
     if (m > 0) {
       if (on_err) on_err(std::string_view(out.data(), m));
       impl_->last_io = now_s();
+      alive();
     }
     if (n <= 0 && m <= 0 && (ssh_channel_is_eof(c.ch) || ssh_channel_is_closed(c.ch))) break;
     if (now_s() - impl_->last_io > t_.keepalive_s) {

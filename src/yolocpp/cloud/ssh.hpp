@@ -37,6 +37,10 @@ struct SshTarget {
   std::string host_id;       // pin name: the instance id for launched machines, else "host:port"
   double timeout_s = 30;     // connect and per-operation timeout
   double keepalive_s = 15;   // send an SSH ignore packet when a stream was idle this long
+  // While a blocking operation runs, a link that delivers nothing (no byte read, no byte accepted) for this
+  // long is cut, so the operation fails like a dropped connection and the caller reconnects: a blackholed
+  // link (no FIN, no RST) is noticed in under a minute instead of hanging for as long as it stays silent.
+  double stall_s = 45;
 };
 
 // "user@addr[:port]" (user defaults to $USER, port to `default_port`); "[v6addr]:port" works too.
@@ -91,6 +95,25 @@ class SshSession {
                   const std::function<void(uint64_t)>& progress, std::string* err_out = nullptr);
 
   void* raw_session();  // ssh_session, for sftp.cpp
+
+  // Marks one blocking operation (sftp.cpp's reads; stream() uses it itself). While one is open, a watchdog
+  // thread cuts the connection when nothing moved for the stall time, or at once when stop_flag() is set, so
+  // no libssh call can block past a dead link or a Ctrl-C. `stall_s` <= 0: the target's stall_s.
+  class Busy {
+   public:
+    explicit Busy(SshSession& s, double stall_s = 0);
+    ~Busy();
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+
+   private:
+    SshSession& s_;
+    double prev_;
+  };
+  // Data moved (read from or accepted by the server): resets the stall timer.
+  void alive();
+  // True when the last drop was the watchdog's doing (stall or stop), for the error message.
+  bool cut_by_watchdog() const;
 
  private:
   // The one exec loop: input from `source` (may be empty), then output until EOF, keepalives while idle.
