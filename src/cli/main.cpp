@@ -71,9 +71,9 @@ const std::vector<Mode>& modes() {
        "train setting (forwarded to the remote `yolocpp train`)",
        "yolocpp cloud train data=my.yaml model=yolo11n.pt epochs=100 gpu=gpu_1x_a100_sxm4 budget=5\n"
        "  yolocpp cloud ls\n"
-       "  yolocpp cloud logs instance=<id>\n"
-       "  yolocpp cloud attach instance=<id>\n"
-       "  yolocpp cloud down instance=<id>\n"
+       "  yolocpp cloud logs NAME        (or name=NAME, instance=<id>)\n"
+       "  yolocpp cloud attach NAME\n"
+       "  yolocpp cloud down NAME\n"
        "  yolocpp cloud gc"},
   };
   return m;
@@ -180,6 +180,10 @@ int dispatch(std::vector<std::string> args) {
                          (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
                          "; sub-commands: train attach logs ls down gc; see 'yolocpp cloud help'");
     }
+    // `yolocpp cloud down NAME` (and attach/logs): a bare first word is the job name, as the hints print it.
+    if ((sub == "attach" || sub == "logs" || sub == "down") && !args.empty() && !is_help(args[0]) &&
+        args[0].find('=') == std::string::npos && args[0].rfind("--", 0) != 0)
+      args[0] = "name=" + args[0];
   }
   for (const auto& a : args)
     if (is_help(a)) {

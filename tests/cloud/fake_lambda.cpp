@@ -1,7 +1,12 @@
 #include "cloud/fake_lambda.hpp"
 
 #include <httplib.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cmath>
 
 #include <chrono>
 #include <cstdio>
@@ -55,8 +60,8 @@ json type_json(const TypeInfo& t) {
           {"specs", {{"vcpus", t.vcpus}, {"memory_gib", t.mem}, {"storage_gib", t.storage}, {"gpus", t.gpus}}}};
 }
 
-const TypeInfo* find_type(const std::string& name) {
-  for (const auto& t : catalogue())
+const TypeInfo* find_type(const std::vector<TypeInfo>& types, const std::string& name) {
+  for (const auto& t : types)
     if (t.name == name) return &t;
   return nullptr;
 }
@@ -113,6 +118,11 @@ struct FakeLambda::Impl {
   double hang_s = 0;
   Fault f429, f5xx;
   int fail_terminate_n = 0;
+  std::vector<TypeInfo> types = catalogue();
+  double list_delay_s = 0;
+  int odd_n = 0;
+  std::string odd_body;
+  std::vector<pid_t> user_data_pids;
   std::vector<FakeInstance> insts;  // in launch order
   std::vector<Key> keys;
   std::vector<FakeEvent> events;
@@ -136,16 +146,56 @@ struct FakeLambda::Impl {
         i.status = "terminating";
       }
     } else if (t >= i.active_at) {
-      if (i.status != "active") event("active", i.id);
+      if (i.status != "active") {
+        event("active", i.id);
+        run_user_data(i);
+      }
       i.status = "active";
     } else {
       i.status = "booting";
     }
   }
 
+  // cloud-init's part: the user_data script, fed to bash on stdin (never written to a file by the fake).
+  void run_user_data(const FakeInstance& i) {
+    for (pid_t& p : user_data_pids)
+      if (p > 0 && ::waitpid(p, nullptr, WNOHANG) == p) p = -1;
+    if (i.user_data.empty() || opt.user_home.empty()) return;
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    // Everything the child needs is prepared before fork(): only async-signal-safe calls happen in between.
+    std::string home = "HOME=" + opt.user_home, path = "PATH=" + opt.user_path;
+    char* envp[] = {home.data(), path.data(), nullptr};
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setsid();
+      ::dup2(fds[0], 0);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execle("/bin/bash", "bash", "-s", (char*)nullptr, envp);
+      ::_exit(127);
+    }
+    ::close(fds[0]);
+    if (pid > 0) {
+      ::signal(SIGPIPE, SIG_IGN);
+      size_t off = 0;
+      while (off < i.user_data.size()) {
+        ssize_t w = ::write(fds[1], i.user_data.data() + off, i.user_data.size() - off);
+        if (w <= 0) break;
+        off += static_cast<size_t>(w);
+      }
+      user_data_pids.push_back(pid);
+      event("user_data", i.id);
+    }
+    ::close(fds[1]);
+  }
+  bool listed(const FakeInstance& i) const { return now() >= i.launched_at + list_delay_s; }
   json instance_json(FakeInstance& i) {
     refresh(i);
-    const TypeInfo* t = find_type(i.type);
+    const TypeInfo* t = find_type(types, i.type);
     auto action = [&](bool ok, const std::string& reason) {
       json a = {{"available", ok}};
       if (!ok) a["reason_code"] = reason, a["reason_description"] = "Not available: " + reason;
@@ -187,8 +237,10 @@ struct FakeLambda::Impl {
   }
 
   std::string create(const std::string& name, const std::string& region, const std::string& type,
-                     const std::string& key) {
+                     const std::string& key, const std::string& user_data = "") {
     FakeInstance i;
+    i.user_data = user_data;
+    if (const TypeInfo* t = find_type(types, type)) i.cents_per_hour = t->cents;
     i.id = hex32(rng);
     i.name = name;
     i.region = region;
@@ -271,7 +323,7 @@ FakeLambda::FakeLambda(Options o) : impl_(std::make_unique<Impl>()), opt_(o) {
     Impl& I = *impl_;
     std::lock_guard<std::mutex> lk(I.mu);
     json d = json::object();
-    for (const auto& t : catalogue()) {
+    for (const auto& t : I.types) {
       json regions = json::array();
       for (const auto& r : I.capacity[t.name]) regions.push_back(region_json(r));
       d[t.name] = {{"instance_type", type_json(t)}, {"regions_with_capacity_available", regions}};
@@ -299,8 +351,10 @@ FakeLambda::FakeLambda(Options o) : impl_(std::make_unique<Impl>()), opt_(o) {
         return error(res, 400, "global/invalid-parameters", "Instance name must be a string of at most 64 characters.");
       std::string type = b["instance_type_name"].get<std::string>(), region = b["region_name"].get<std::string>();
       std::string key = b["ssh_key_names"][0].get<std::string>();
-      if (!find_type(type))
+      if (!find_type(I.types, type))
         return error(res, 400, "global/object-does-not-exist", "Specified instance type does not exist.");
+      if (b.contains("user_data") && (!b["user_data"].is_string() || b["user_data"].get<std::string>().size() > (1u << 20)))
+        return error(res, 400, "global/invalid-parameters", "user_data must be a string of at most 1 MB.");
       bool known_key = false;
       for (const auto& k : I.keys) known_key |= k.name == key;
       if (!known_key) return error(res, 400, "global/object-does-not-exist", "Specified SSH key does not exist.");
@@ -312,11 +366,18 @@ FakeLambda::FakeLambda(Options o) : impl_(std::make_unique<Impl>()), opt_(o) {
                      "Not enough capacity to fulfill launch request.",
                      "Choose an instance type with more availability, or try again later.");
       }
-      id = I.create(b.value("name", ""), region, type, key);
+      id = I.create(b.value("name", ""), region, type, key, b.value("user_data", ""));
       if (I.hang_n > 0) {
         --I.hang_n;
         hang = I.hang_s;
         I.event("hang", id);
+      }
+      if (I.odd_n > 0) {
+        --I.odd_n;
+        I.event("odd-answer", id);
+        res.status = 200;
+        res.set_content(I.odd_body, "application/json");
+        return;
       }
     }
     if (hang > 0) std::this_thread::sleep_for(std::chrono::duration<double>(hang));
@@ -329,6 +390,7 @@ FakeLambda::FakeLambda(Options o) : impl_(std::make_unique<Impl>()), opt_(o) {
     json d = json::array();
     for (auto& i : I.insts) {
       I.refresh(i);
+      if (!I.listed(i)) continue;
       if (i.status != "terminated") d.push_back(I.instance_json(i));  // terminated ones drop off the list
     }
     ok(res, d);
@@ -478,6 +540,34 @@ FakeLambda::FakeLambda(Options o) : impl_(std::make_unique<Impl>()), opt_(o) {
 FakeLambda::~FakeLambda() {
   impl_->svr.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  for (pid_t p : impl_->user_data_pids)
+    if (p > 0) ::waitpid(p, nullptr, 0);
+}
+
+void FakeLambda::delay_listing(double seconds) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->list_delay_s = seconds;
+}
+void FakeLambda::odd_launch_answers(int n, const std::string& body) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->odd_n = n;
+  impl_->odd_body = body;
+}
+void FakeLambda::add_type(const std::string& name, int64_t cents, int gpus, const std::vector<std::string>& regions) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->types.push_back({name, std::to_string(gpus) + "x test GPU", "test GPU", static_cast<int>(cents), 8, 64, 100, gpus});
+  impl_->capacity[name] = regions;
+}
+double FakeLambda::billed_usd(const std::string& id) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  for (auto& i : impl_->insts)
+    if (i.id == id) {
+      impl_->refresh(i);
+      double end = i.terminate_requested_at >= 0 ? i.terminate_requested_at : impl_->now();
+      double minutes = std::ceil(std::max(0.0, end - i.launched_at) / 60.0 - 1e-9);
+      return i.cents_per_hour / 100.0 * minutes / 60.0;
+    }
+  return 0;
 }
 
 std::string FakeLambda::base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1"; }

@@ -16,6 +16,8 @@ namespace yolocpp::test {
 struct FakeInstance {
   std::string id, name, region, type, ssh_key_name, hostname;
   std::string status;           // as of the last read (see FakeLambda::instances)
+  std::string user_data;        // as sent with the launch (write-only in the API)
+  int64_t cents_per_hour = 0;
   double launched_at = 0;       // seconds since the fake started
   double active_at = 0;         // launched_at + boot_s
   double terminate_requested_at = -1, terminated_at = -1;
@@ -34,6 +36,11 @@ class FakeLambda {
     int ssh_port = 22;          // reported nowhere by the API (Lambda always uses 22); kept for the tests
     double boot_s = 0.3;        // booting -> active
     double terminate_s = 0.3;   // terminating -> terminated
+    // user_data (cloud-init): like Lambda's images, the fake runs a launch's user_data when the instance
+    // becomes active, as a script (`bash -s`, on stdin) of the "instance" user: the current user with this
+    // HOME and PATH (the sshd fixture's), so an armed watchdog lives on the same machine the SSH tests reach.
+    std::string user_home;      // "" = do not run user_data (it is still recorded)
+    std::string user_path = "/usr/local/bin:/usr/bin:/bin";
   };
   FakeLambda();
   explicit FakeLambda(Options o);
@@ -64,6 +71,12 @@ class FakeLambda {
   void fail_5xx(int n, const std::string& path_prefix = "");
   // The next `n` terminate calls answer 500 global/unknown without terminating anything.
   void fail_terminate(int n);
+  // New instances appear in GET /instances (and /instances/{id}) only `seconds` after their creation.
+  void delay_listing(double seconds);
+  // The next `n` launches create the instance, then answer 200 with `body` (an unexpected JSON shape).
+  void odd_launch_answers(int n, const std::string& body);
+  // An extra instance type (price in cents per hour for the whole instance), offered in `regions`.
+  void add_type(const std::string& name, int64_t cents_per_hour, int gpus, const std::vector<std::string>& regions);
 
   // ---- direct manipulation ---------------------------------------------------------------------------------
   // An instance that exists without a launch through the API (e.g. left by a crashed earlier run).
@@ -79,6 +92,8 @@ class FakeLambda {
   int launch_posts();                            // launch POSTs that reached the handler (faults included)
   std::vector<std::string> request_lines();      // "METHOD /path STATUS"
   std::vector<std::string> auth_headers_seen();  // raw Authorization values (to check what the client sends)
+  // What Lambda bills for an instance: every started minute from launch to terminated (or now), in USD.
+  double billed_usd(const std::string& id);
 
  private:
   struct Impl;

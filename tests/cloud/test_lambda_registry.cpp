@@ -154,41 +154,47 @@ TEST(LambdaRegistry, GcTerminatesOrphansOnly) {
     j.name = "run-" + id.substr(id.size() - 6);
     j.state = state;
     j.pid = pid;
+    j.pid_start = process_start_token(pid);
     j.instance = InstanceRecord{inst, Registry::instance_name(id), "us-west-2", "gpu_1x_a100_sxm4", 199, 1, 0, "active"};
     reg.save(j);
   };
   std::string training_id = "20260921-100000-aaaaaa", done_id = "20260921-100000-bbbbbb",
               kept_id = "20260921-100000-cccccc", crashed_id = "20260921-100000-dddddd",
-              unknown_id = "20260921-100000-eeeeee";
+              unknown_id = "20260921-100000-eeeeee", detached_id = "20260921-100000-ffffff";
   std::string training = fake.add_instance(Registry::instance_name(training_id));
   std::string done = fake.add_instance(Registry::instance_name(done_id));
   std::string kept = fake.add_instance(Registry::instance_name(kept_id));
   std::string crashed = fake.add_instance(Registry::instance_name(crashed_id));
   std::string unknown = fake.add_instance(Registry::instance_name(unknown_id));  // registry lost it
+  std::string detached = fake.add_instance(Registry::instance_name(detached_id));
   std::string foreign = fake.add_instance("jupyter-notebook");                  // not ours: never touched
-  job_with(training_id, "training", training, dead_pid());  // detached training: re-attachable, live
+  job_with(training_id, "training", training, (int)::getpid());  // its client (this process) drives it
+  // Its client died mid-training (SIGKILL, laptop closed): nobody will fetch and terminate, so it is an
+  // orphan now (the instance's watchdog would end it too, later).
+  job_with(detached_id, "training", detached, dead_pid());
   job_with(done_id, "done", done);
   job_with(kept_id, "kept", kept);
   job_with(crashed_id, "launching", "", dead_pid());  // crashed before the launch answered: id unknown
 
   // ls: every instance, running cost, orphans flagged.
   auto rows = fleet(&api, reg);
-  ASSERT_EQ(rows.size(), 6u);  // 4 jobs + the unknown yolocpp instance + the foreign one
+  ASSERT_EQ(rows.size(), 7u);  // 5 jobs + the unknown yolocpp instance + the foreign one
   int orphans = 0;
   for (const auto& r : rows) orphans += r.orphan;
-  EXPECT_EQ(orphans, 3);  // done, crashed (found by name), unknown
+  EXPECT_EQ(orphans, 4);  // done, crashed (found by name), unknown, detached (client gone)
   std::string table = format_fleet(rows);
   EXPECT_NE(table.find("not yolocpp's"), std::string::npos) << table;
   EXPECT_NE(table.find("<- orphan"), std::string::npos) << table;
+  EXPECT_NE(table.find("is gone"), std::string::npos) << table;  // says why: the client pid is gone
   EXPECT_NE(table.find("total so far: $"), std::string::npos) << table;
 
   auto would = gc(api, reg, /*dry_run=*/true, 0.05);
-  EXPECT_EQ(would.size(), 3u);
+  EXPECT_EQ(would.size(), 4u);
   EXPECT_EQ(fake.count("terminate"), 0);
 
   auto killed = gc(api, reg, false, 0.05);
   std::sort(killed.begin(), killed.end());
-  std::vector<std::string> want = {done, crashed, unknown};
+  std::vector<std::string> want = {done, crashed, unknown, detached};
   std::sort(want.begin(), want.end());
   EXPECT_EQ(killed, want);
   auto active = fake.active_instances();
@@ -203,7 +209,7 @@ TEST(LambdaRegistry, GcTerminatesOrphansOnly) {
   EXPECT_TRUE(gc(api, reg, false, 0.05).empty());  // idempotent
 
   // ls without the API (offline): registry rows only.
-  EXPECT_EQ(fleet(nullptr, reg).size(), 4u);
+  EXPECT_EQ(fleet(nullptr, reg).size(), 5u);
 
   for (const auto& i : fake.active_instances()) api.terminate_and_confirm(i.id, 10, 0.05);
   EXPECT_TRUE(fake.active_instances().empty());

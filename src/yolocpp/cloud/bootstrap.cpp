@@ -2,10 +2,12 @@
 
 #include <sys/utsname.h>
 
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 
 #include "yolocpp/cloud/quote.hpp"
+#include "yolocpp/version.hpp"
 #include "yolocpp/util/fs.hpp"
 #include "yolocpp/util/log.hpp"
 
@@ -43,56 +45,64 @@ BootstrapMode parse_bootstrap(const std::string& v) {
 
 fs::path self_binary() { return fs::read_symlink("/proc/self/exe"); }
 
-std::string source_hash(const fs::path& checkout) {
+fs::path own_source_archive(const fs::path& binary) {
+  // <prefix>/bin/yolocpp -> <prefix>/share/yolocpp/src/: the same layout in an install and in a build tree.
+  fs::path a = binary.parent_path().parent_path() / "share/yolocpp/src/yolocpp-src.tar.gz";
+  auto way_out = " (reinstall yolocpp, or use bootstrap=upload to copy this binary, or bootstrap=none)";
+  if (!fs::is_regular_file(a))
+    throw CloudError("bootstrap=source: this yolocpp (" + binary.string() + ") has no source archive of its own at " +
+                     a.string() + way_out);
   int rc = 0;
-  std::string files = local_cmd("git -C " + quote::sh(checkout.string()) + " ls-files -z 2>/dev/null", &rc);
-  if (rc != 0 || files.empty())
-    throw CloudError("bootstrap=source needs this yolocpp source checkout (git ls-files failed in " +
-                     checkout.string() + "); run from the checkout, or use bootstrap=upload / bootstrap=none");
-  std::string manifest;
-  size_t pos = 0;
-  while (pos < files.size()) {
-    size_t end = files.find('\0', pos);
-    std::string f = files.substr(pos, end - pos);
-    pos = end + 1;
-    fs::path p = checkout / f;
-    if (fs::is_regular_file(p)) manifest += f + " " + util::sha256_file(p) + "\n";
+  std::string marker = local_cmd("tar -xzOf " + quote::sh(a.string()) + " yolocpp-src/YOLOCPP_SOURCE 2>/dev/null", &rc);
+  std::string want = std::string("yolocpp ") + YOLOCPP_VERSION + "\n";
+  if (rc != 0 || marker != want)
+    throw CloudError("bootstrap=source: " + a.string() + " is not the yolocpp " + YOLOCPP_VERSION +
+                     " source tree (its YOLOCPP_SOURCE says '" + trim(marker) + "')" + way_out);
+  return a;
+}
+
+std::string RemoteTorch::summary() const {
+  return "torch " + version + " (" + (cuda == "cpu" ? std::string("CPU only") : "CUDA " + cuda) + ")" +
+         (gpu ? "" : ", no NVIDIA GPU");
+}
+
+RemoteTorch probe_remote_torch(SshSession& ssh) {
+  RemoteTorch t;
+  t.gpu = ssh.run("nvidia-smi -L >/dev/null 2>&1").status == 0;
+  // The instance's PyTorch first (Lambda Stack): its LibTorch is what a GPU build must link.
+  auto py = ssh.run("python3 -c 'import os, torch; p = torch.utils.cmake_prefix_path; "
+                    "print(torch.__version__, torch.version.cuda or \"cpu\", "
+                    "int(os.path.isdir(os.path.join(p, \"Torch\"))))' 2>/dev/null");
+  std::istringstream in(py.out);
+  std::string ver, cuda, has_cmake;
+  if (py.status == 0 && (in >> ver >> cuda >> has_cmake) && has_cmake == "1") {
+    t.version = ver;
+    t.cuda = cuda;
+    t.cmake_flags = "-DYOLOCPP_TORCH_FROM_PYTHON=ON";
+    return t;
   }
-  return util::sha256_hex(manifest);
+  // Else a system LibTorch (Debian/Ubuntu libtorch-dev).
+  auto deb = ssh.run("dpkg-query -W -f='${Version}' libtorch-dev 2>/dev/null");
+  if (deb.status == 0 && !trim(deb.out).empty()) {
+    t.version = "deb" + trim(deb.out);
+    t.cuda = "cpu";
+    return t;
+  }
+  throw CloudError("bootstrap=source: no LibTorch on " + ssh.target().host_id + " (python3 torch " +
+                   (py.status == 0 ? "has no CMake config" : "is not importable") +
+                   ", no libtorch-dev): use a Lambda Stack image (PyTorch preinstalled), install torch there, or "
+                   "use bootstrap=upload");
 }
 
-fs::path make_source_archive(const fs::path& checkout, const fs::path& out_dir, const std::string& hash) {
-  fs::create_directories(out_dir);
-  fs::path out = out_dir / ("yolocpp-src-" + hash.substr(0, 16) + ".tar.gz");
-  if (fs::exists(out)) return out;
-  fs::path tmp = out.string() + ".tmp";
-  local_cmd("cd " + quote::sh(checkout.string()) + " && git ls-files -z | tar --null -T - --owner=0 --group=0 "
-            "--mtime=@0 -czf " + quote::sh(tmp.string()));
-  fs::rename(tmp, out);
-  return out;
+std::string build_key(const std::string& archive_sha256, const RemoteTorch& t) {
+  std::string k = archive_sha256.substr(0, 16) + "-torch" + t.version + "-" + (t.cuda == "cpu" ? "cpu" : "cu" + t.cuda);
+  for (char& ch : k)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-') ch = '_';
+  return k;
 }
 
-std::string check_gpu_stack(SshSession& ssh) {
-  auto drv = ssh.run("nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1 | head -1");
-  if (drv.status != 0)
-    throw CloudError("no NVIDIA driver on " + ssh.target().host_id + " (nvidia-smi: " + trim(drv.out) +
-                     "): a GPU instance with the Lambda Stack image is needed, or use bootstrap=none with a CPU build");
-  auto torch = ssh.run("python3 -c 'import torch; print(torch.__version__, torch.version.cuda, "
-                       "torch.cuda.is_available())' 2>&1");
-  if (torch.status != 0)
-    throw CloudError("python3 torch is not importable on " + ssh.target().host_id + " (" + trim(torch.out) +
-                     "): bootstrap=source builds against the instance's PyTorch LibTorch; install torch or use "
-                     "bootstrap=upload");
-  std::istringstream in(torch.out);
-  std::string ver, cuda, avail;
-  in >> ver >> cuda >> avail;
-  if (cuda == "None" || avail != "True")
-    throw CloudError("the remote torch " + ver + " has no usable CUDA (torch.version.cuda=" + cuda +
-                     ", cuda.is_available()=" + avail + ", driver: " + trim(drv.out) + ")");
-  return "GPU " + trim(drv.out) + ", torch " + ver + " (CUDA " + cuda + ")";
-}
-
-std::string bootstrap(SshSession& ssh, const RemoteLayout& l, BootstrapMode mode, const Progress& progress) {
+std::string bootstrap(SshSession& ssh, const RemoteLayout& l, BootstrapMode mode, const Progress& progress,
+                      bool require_gpu) {
   if (mode == BootstrapMode::None) {
     auto r = ssh.run("command -v yolocpp && yolocpp version");
     if (r.status != 0)
@@ -121,39 +131,53 @@ std::string bootstrap(SshSession& ssh, const RemoteLayout& l, BootstrapMode mode
     log::info("remote: {} ({})", trim(v.out), st.skipped ? "already there" : "uploaded " + human_bytes(st.bytes));
     return bin;
   }
-  // source
-  fs::path checkout = trim(local_cmd("git rev-parse --show-toplevel 2>/dev/null || true"));
-  if (checkout.empty()) checkout = fs::current_path();
-  std::string hash = source_hash(checkout);
-  std::string h16 = hash.substr(0, 16);
-  std::string bin = "$HOME/.cache/yolocpp/build-" + h16 + "/bin/yolocpp";
-  std::string bin_abs = l.home + "/.cache/yolocpp/build-" + h16 + "/bin/yolocpp";
-  if (ssh.run("test -x " + quote::sh(bin_abs)).status == 0) {
-    log::info("remote: reusing the build of this source ({})", h16);
+  // source: our own tree of this version (verified), built there against the machine's LibTorch.
+  fs::path archive = own_source_archive();
+  std::string sha = util::sha256_file(archive);
+  RemoteTorch torch = probe_remote_torch(ssh);
+  if (!torch.gpu || torch.cuda == "cpu") {
+    std::string what = "remote " + ssh.target().host_id + ": " + torch.summary();
+    if (require_gpu)
+      throw CloudError(what + ": a GPU instance with the Lambda Stack image (PyTorch with CUDA) is needed");
+    log::warn("{}: training there runs on the CPU", what);
+  }
+  const std::string key = build_key(sha, torch);
+  // <key>/src holds the tree and <key>/src/build the build, the same layout as a checkout (compiler caches
+  // keyed on relative paths then see the same paths).
+  const std::string dir = l.home + "/.cache/yolocpp/yolocpp-" + key;
+  const std::string bin_abs = dir + "/src/build/bin/yolocpp";
+  if (ssh.run("test -x " + quote::sh(bin_abs) + " && " + quote::sh(bin_abs) + " version >/dev/null 2>&1").status == 0) {
+    log::info("remote: reusing the yolocpp build {} ({})", key, torch.summary());
     return bin_abs;
   }
-  log::info("remote: {}", check_gpu_stack(ssh));
-  fs::path archive = make_source_archive(checkout, util::cache_dir() / "src", hash);
-  std::string src = l.home + "/.cache/yolocpp/src-" + h16;
-  upload_resumable(ssh, archive, l.root() + "/src/" + archive.filename().string(), progress);
+  const std::string remote_archive = l.root() + "/src/yolocpp-src-" + sha.substr(0, 16) + ".tar.gz";
+  upload_resumable(ssh, archive, remote_archive, progress);
   std::string script =
-      "set -e\nmkdir -p " + quote::sh(src) + "\ntar -xzf " + quote::sh(l.root() + "/src/" + archive.filename().string()) +
-      " -C " + quote::sh(src) + "\ncd " + quote::sh(src) +
-      "\n# fresh instances hold the apt lock for a while (unattended-upgrades, spec §4.1)\n"
+      "set -e\nD=" + quote::sh(dir) + "\nrm -rf \"$D/src\" && mkdir -p \"$D/src\"\n"
+      "tar -xzf " + quote::sh(remote_archive) + " -C \"$D/src\" --strip-components=1\n"
+      "grep -qx " + quote::sh(std::string("yolocpp ") + YOLOCPP_VERSION) + " \"$D/src/YOLOCPP_SOURCE\"\n"
+      "cd \"$D/src\"\n"
+      "# fresh instances hold the apt lock for a while (unattended-upgrades, spec §4.1)\n"
       "sudo -n systemctl stop unattended-upgrades 2>/dev/null || true\n"
-      "if [ -x scripts/install-deps ]; then scripts/install-deps; fi\n"
-      "cmake -S . -B " + quote::sh(l.home + "/.cache/yolocpp/build-" + h16) +
-      " -G Ninja -DCMAKE_BUILD_TYPE=Release -DYOLOCPP_TORCH_FROM_PYTHON=ON -DYOLOCPP_BENCH=OFF\n"
-      "cmake --build " + quote::sh(l.home + "/.cache/yolocpp/build-" + h16) + " --target yolocpp_cli\n";
-  log::info("remote: building yolocpp {} (first time for this source; cached afterwards)", h16);
+      "scripts/install-deps --build-only\n"
+      "G=\"\"; command -v ninja >/dev/null && G=\"-G Ninja\"\n"
+      "cmake -S . -B build $G -DCMAKE_BUILD_TYPE=Release -DYOLOCPP_TESTS=OFF -DYOLOCPP_BENCH=OFF " + torch.cmake_flags + "\n"
+      "cmake --build build --target yolocpp_cli -j \"$(nproc)\"\n"
+      "build/bin/yolocpp version\n";
+  log::info("remote: building yolocpp {} against {} (first job with this version; cached afterwards)", YOLOCPP_VERSION,
+            torch.summary());
   std::string err_tail;
-  int rc = ssh.exec("sh -s", [](std::string_view d) { std::fwrite(d.data(), 1, d.size(), stdout); std::fflush(stdout); },
-                    [&](std::string_view d) {
-                      std::fwrite(d.data(), 1, d.size(), stderr);
-                      err_tail.append(d);
-                      if (err_tail.size() > 2000) err_tail.erase(0, err_tail.size() - 2000);
-                    },
-                    script);
+  int rc;
+  {
+    SshSession::Busy busy(ssh, 1800);  // a long compile may print nothing for minutes
+    rc = ssh.exec("sh -s", [](std::string_view d) { std::fwrite(d.data(), 1, d.size(), stdout); std::fflush(stdout); },
+                  [&](std::string_view d) {
+                    std::fwrite(d.data(), 1, d.size(), stderr);
+                    err_tail.append(d);
+                    if (err_tail.size() > 2000) err_tail.erase(0, err_tail.size() - 2000);
+                  },
+                  script);
+  }
   if (rc != 0) throw CloudError("the remote build of yolocpp failed (exit " + std::to_string(rc) + "): " + trim(err_tail));
   return bin_abs;
 }

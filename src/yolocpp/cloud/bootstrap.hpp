@@ -1,7 +1,9 @@
 // Getting a yolocpp binary onto the remote machine (bootstrap=source|upload|none).
-//   source: a tar.gz of this checkout's git-tracked files (named by a hash of their contents) is uploaded and
-//           built there against the instance's PyTorch LibTorch with CUDA (-DYOLOCPP_TORCH_FROM_PYTHON=ON);
-//           the build is cached: ~/.cache/yolocpp/build-<hash>/bin/yolocpp is reused when present.
+//   source: yolocpp's own source archive of exactly this version (share/yolocpp/src/yolocpp-src.tar.gz beside
+//           the running binary: installed with it, or made by the build; never the current directory) is
+//           verified (its YOLOCPP_SOURCE marker names this version), uploaded, and built there against the
+//           machine's LibTorch (the instance's PyTorch, or a system libtorch). The build is cached on the machine
+//           under a key of (source archive hash, torch version, CUDA version): a second job reuses it.
 //   upload: this very binary is copied (same OS/arch only: checked with uname first).
 //   none:   `yolocpp` on the remote PATH.
 #pragma once
@@ -19,17 +21,26 @@ BootstrapMode parse_bootstrap(const std::string& value);  // ConfigError naming 
 // This process's executable (/proc/self/exe).
 fs::path self_binary();
 
-// A content hash of the git-tracked files of `checkout` (path + blob sha of each file in the working tree),
-// so an edited but uncommitted tree gets a new build.
-std::string source_hash(const fs::path& checkout);
-// Writes <out_dir>/yolocpp-src-<hash16>.tar.gz of the tracked files; returns its path.
-fs::path make_source_archive(const fs::path& checkout, const fs::path& out_dir, const std::string& hash);
+// The source archive of the running version (see above); CloudError naming the path looked at and the way
+// out when it is missing or is not yolocpp's tree of this version.
+fs::path own_source_archive(const fs::path& binary = self_binary());
 
-// Driver, CUDA and torch versions on the remote; throws CloudError saying clearly what does not fit
-// (no NVIDIA driver, no python3 torch, torch without CUDA). Returns a one-line summary.
-std::string check_gpu_stack(SshSession& ssh);
+// "torch 2.4.1 cuda 12.4", "torch 1.13.1 cuda cpu": the LibTorch a remote build would link against, and the
+// CMake flags that find it. CloudError when the machine has none.
+struct RemoteTorch {
+  std::string version, cuda;     // cuda "cpu" for a CPU-only LibTorch
+  std::string cmake_flags;       // e.g. -DYOLOCPP_TORCH_FROM_PYTHON=ON
+  bool gpu = false;              // nvidia-smi answered
+  std::string summary() const;
+};
+RemoteTorch probe_remote_torch(SshSession& ssh);
+
+// The build cache key: archive hash prefix, torch version and CUDA, as a file-name-safe word.
+std::string build_key(const std::string& archive_sha256, const RemoteTorch& t);
 
 // Returns the remote path of the yolocpp binary to run. Streams build output / upload progress to the log.
-std::string bootstrap(SshSession& ssh, const RemoteLayout& l, BootstrapMode mode, const Progress& progress = {});
+// `require_gpu`: a rented GPU instance without a working GPU stack is an error (host= machines only warn).
+std::string bootstrap(SshSession& ssh, const RemoteLayout& l, BootstrapMode mode, const Progress& progress = {},
+                      bool require_gpu = false);
 
 }  // namespace yolocpp::cloud

@@ -40,7 +40,13 @@ GpuPlan plan_gpus(const config::Settings& s, int gpus, const std::string& machin
 // The number of "GPU <n>: ..." lines in `nvidia-smi -L` output (MIG sub-devices are not counted).
 int count_nvidia_smi_gpus(const std::string& nvidia_smi_l);
 
-// Installs SIGINT/SIGTERM handlers that set stop_flag() (the job loop tears down and terminates).
+// Installs the job's signal handling: SIGINT/SIGTERM set stop_flag() (the job loop tears down and terminates);
+// SIGHUP (terminal closed) detaches the job from the terminal instead of killing the client; SIGPIPE is
+// ignored (a reader that went away, `| head`, makes writes fail instead of killing the client).
 void install_stop_handlers();
+
+// ConfigError unless `name` is a plain job name: letters, digits, '.', '_', '-', no "..", at most 64
+// characters (it becomes a local and a remote folder name).
+void validate_job_name(const std::string& name);
 
 }  // namespace yolocpp::cloud

@@ -109,9 +109,29 @@ LambdaApi::LambdaApi(LambdaApiOptions opt) : opt_(std::move(opt)) {
   register_secret(opt_.api_key);
 }
 
+void check_api_url(const std::string& url) {
+  // The Bearer key goes wherever api_url points: only to TLS endpoints, or to this machine (local servers).
+  auto host_of = [](const std::string& rest) {
+    std::string h = rest.substr(0, rest.find_first_of("/?#"));
+    if (auto at = h.rfind('@'); at != std::string::npos) h = h.substr(at + 1);
+    if (!h.empty() && h[0] == '[') return h.substr(1, h.find(']') == std::string::npos ? std::string::npos : h.find(']') - 1);
+    return h.substr(0, h.find(':'));
+  };
+  if (url.rfind("https://", 0) == 0 && !host_of(url.substr(8)).empty()) return;
+  if (url.rfind("http://", 0) == 0) {
+    std::string h = host_of(url.substr(7));
+    if (h == "localhost" || h == "::1" || h.rfind("127.", 0) == 0) return;
+    throw ConfigError("api_url=" + url + ": plain http is allowed only to this machine (127.0.0.1, localhost); the "
+                      "API key would travel unencrypted to " + (h.empty() ? std::string("that host") : h) +
+                      ". Use https://");
+  }
+  throw ConfigError("api_url=" + url + " is not an https:// URL (e.g. https://cloud.lambdalabs.com/api/v1)");
+}
+
 LambdaApi LambdaApi::from_settings(const config::Settings& s) {
   LambdaApiOptions o;
   if (!s.is_none("api_url")) o.base_url = s.str("api_url");
+  check_api_url(o.base_url);
   o.api_key = load_api_key();
   return LambdaApi(std::move(o));
 }
@@ -196,7 +216,11 @@ json LambdaApi::call(const std::string& method, const std::string& path, const s
     bool again = retry == Retry::Transient ? err.transient() : (retry == Retry::RateLimitOnly && r.status == 429);
     if (!again || attempt >= opt_.retry.max_attempts) throw err;
     double d = backoff(attempt, r);
-    log::debug("{} (attempt {}/{}), retrying in {:.1f} s", err.what(), attempt, opt_.retry.max_attempts, d);
+    // Said as it happens: a silent minute of retries looks like a hang.
+    log::warn("{} {}: {}; retry {}/{} in {:.0f} s", method, path,
+              r.status == 0 ? "Lambda API unreachable" : "Lambda API answered HTTP " + std::to_string(r.status),
+              attempt, opt_.retry.max_attempts - 1, d);
+    log::debug("{}", err.what());
     sleep(d);
   }
 }
@@ -278,7 +302,8 @@ LaunchResult LambdaApi::launch(const LaunchRequest& req) {
     if (r.status >= 200 && r.status < 300) {
       json j = json::parse(r.body, nullptr, false);
       if (!j.is_discarded() && j.is_object() && j.contains("data") && j["data"].contains("instance_ids") &&
-          j["data"]["instance_ids"].is_array() && !j["data"]["instance_ids"].empty()) {
+          j["data"]["instance_ids"].is_array() && !j["data"]["instance_ids"].empty() &&
+          j["data"]["instance_ids"][0].is_string() && !j["data"]["instance_ids"][0].get<std::string>().empty()) {
         res.instance_id = j["data"]["instance_ids"][0].get<std::string>();
         log::info("launched {} ({} in {}): instance {}", req.name, req.instance_type, req.region, res.instance_id);
         return res;
@@ -296,10 +321,26 @@ LaunchResult LambdaApi::launch(const LaunchRequest& req) {
     }
     // Ambiguous (timeout, 5xx, lost connection, odd 2xx): the instance may exist. Look for our name a few
     // times (creation can lag the failed answer) before deciding nothing was created.
-    log::warn("launch of {} did not return a clear answer ({}); looking for it by name", req.name, last);
-    for (int look = 0; look < 3; ++look) {
-      if (look) sleep(backoff(look, HttpResponse{}));
-      auto found = find_by_name(req.name);
+    log::warn("launch of {} did not return a clear answer ({}); looking for it by name for up to {:.0f} s", req.name,
+              last, opt_.ambiguous_wait_s);
+    // An instance can show up in the list well after the answer that failed: keep looking for a while
+    // before concluding that nothing was created (a second launch would bill twice).
+    // Time is counted in slept seconds (tests inject an instant sleep), so the window is the same either way.
+    double waited = 0;
+    for (int look = 0;; ++look) {
+      if (look) {
+        if (waited >= opt_.ambiguous_wait_s) break;
+        double d = std::min(std::min(5.0, backoff(look, HttpResponse{})), opt_.ambiguous_wait_s - waited);
+        sleep(std::max(0.1, d));
+        waited += std::max(0.1, d);
+      }
+      std::vector<Instance> found;
+      try {
+        found = find_by_name(req.name);
+      } catch (const ApiError& e) {
+        if (!e.transient()) throw;
+        continue;
+      }
       if (!found.empty()) {
         // Keep the oldest-listed one; anything beyond it is a duplicate and is terminated at once.
         res.instance_id = found[0].id;
@@ -364,7 +405,7 @@ LaunchResult LambdaApi::launch_auto(LaunchRequest req) {
                  400, code);
 }
 
-std::vector<Instance> LambdaApi::terminate(const std::vector<std::string>& ids) {
+std::vector<Instance> LambdaApi::terminate(const std::vector<std::string>& ids, double deadline_s) {
   json body = {{"instance_ids", ids}};
   for (int attempt = 1;; ++attempt) {
     try {
@@ -386,8 +427,8 @@ std::vector<Instance> LambdaApi::terminate(const std::vector<std::string>& ids) 
         if (i) out.push_back(*i);
       }
       if (all_gone) return out;
-      if (attempt >= opt_.retry.max_attempts) throw;
       double d = backoff(attempt, HttpResponse{});
+      if (attempt >= opt_.retry.max_attempts || (deadline_s > 0 && now_s() + d > deadline_s)) throw;
       log::debug("{} (attempt {}/{}), retrying in {:.1f} s", e.what(), attempt, opt_.retry.max_attempts, d);
       sleep(d);
     }
@@ -403,7 +444,7 @@ void LambdaApi::terminate_and_confirm(const std::string& id, double timeout_s, d
     // 'terminating' (a terminate refused during boot, spec §1.7 open question 1).
     if (!sent || (poll % 3 == 0 && last_status != "terminating")) {
       try {
-        terminate({id});
+        terminate({id}, deadline);
         sent = true;
       } catch (const CloudError& e) {
         last_error = e.what();
@@ -423,7 +464,7 @@ void LambdaApi::terminate_and_confirm(const std::string& id, double timeout_s, d
     if (now_s() >= deadline)
       throw CloudError("instance " + id + " is still '" + last_status + "' " + std::to_string((int)timeout_s) +
                        " s after the terminate request and may still be billing: terminate it on the Lambda "
-                       "console or with `yolocpp cloud down " + id + "`" +
+                       "console or with `yolocpp cloud down instance=" + id + "`" +
                        (last_error.empty() ? "" : " (last error: " + last_error + ")"));
     sleep(poll_s);
   }

@@ -104,11 +104,17 @@ struct LambdaApiOptions {
   double timeout_s = 30;         // GETs and terminate
   double launch_timeout_s = 60;  // the launch POST
   double connect_timeout_s = 10;
+  // After an ambiguous launch answer, how long the instance list is searched for the launch's name before
+  // the launch counts as not having happened (instances can appear late).
+  double ambiguous_wait_s = 90;
   RetryPolicy retry;
   // Injected for tests; default: std::this_thread::sleep_for.
   std::function<void(double seconds)> sleep;
   std::shared_ptr<HttpClient> http;  // default: a libcurl client
 };
+
+// ConfigError unless `url` is https://, or http:// to this machine (where the key may go unencrypted).
+void check_api_url(const std::string& url);
 
 class LambdaApi {
  public:
@@ -117,6 +123,8 @@ class LambdaApi {
   static LambdaApi from_settings(const config::Settings& s);
 
   const std::string& base_url() const { return opt_.base_url; }
+  // The key this client sends (for the instance's autodown watchdog only; never printed).
+  const std::string& api_key() const { return opt_.api_key; }
 
   // GET /instance-types: keyed by type name.
   std::map<std::string, InstanceTypeOffer> instance_types();
@@ -139,7 +147,8 @@ class LambdaApi {
 
   // POST /instance-operations/terminate, retried on transient errors; an error for an instance that is
   // already terminating/terminated/404 counts as success (spec §1.7). Returns the reported instances.
-  std::vector<Instance> terminate(const std::vector<std::string>& ids);
+  // `deadline_s` (steady-clock seconds, 0 = none): no retry starts after it.
+  std::vector<Instance> terminate(const std::vector<std::string>& ids, double deadline_s = 0);
   // terminate(), then poll GET until 'terminated' or 404 (re-sending terminate every few polls while the
   // instance still claims to be running). Throws CloudError naming the id after `timeout_s`.
   void terminate_and_confirm(const std::string& id, double timeout_s = 600, double poll_s = 5);

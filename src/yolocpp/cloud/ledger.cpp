@@ -81,7 +81,9 @@ void Ledger::mark_terminated(Clock::time_point t, const std::string& final_statu
 
 std::vector<PhaseRecord> Ledger::phases() const {
   std::vector<PhaseRecord> out;
-  for (size_t i = 0; i < phases_.size(); ++i) {
+  double spans = 0;
+  const size_t unattended = phases_.size() - 1;
+  for (size_t i = 0; i < unattended; ++i) {
     double s = phases_[i].seconds;
     if (phases_[i].open) s += std::chrono::duration<double>(Clock::now() - phases_[i].started).count();
     if (s <= 0 && !phases_[i].open) continue;
@@ -90,15 +92,31 @@ std::vector<PhaseRecord> Ledger::phases() const {
     r.seconds = s;
     r.billed = r.name != "estimate";
     r.cost_usd = r.billed ? cents_per_hour_ / 100.0 * s / 3600.0 : 0.0;
+    if (r.billed) spans += s;
+    out.push_back(r);
+  }
+  // Every billed second belongs to a row: the gaps between spans are shown, not dropped.
+  double gap = lifetime_seconds() - spans + phases_[unattended].seconds;
+  if (gap >= 1) {
+    PhaseRecord r;
+    r.name = "unattended";
+    r.seconds = gap;
+    r.cost_usd = cents_per_hour_ / 100.0 * gap / 3600.0;
     out.push_back(r);
   }
   return out;
 }
 
+double Ledger::lifetime_seconds() const {
+  if (launch_requested_ < 0) return 0;
+  double end = terminated_ >= 0 ? terminated_ : unix_s(Clock::now());
+  return std::max(0.0, end - launch_requested_);
+}
+
 double Ledger::billed_seconds() const {
   double s = 0;
   for (const auto& p : phases()) s += p.billed ? p.seconds : 0;
-  return s;
+  return std::max(s, lifetime_seconds());
 }
 int64_t Ledger::billed_minutes() const { return minutes_up(billed_seconds()); }
 double Ledger::phases_cost_usd() const {

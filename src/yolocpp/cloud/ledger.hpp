@@ -15,10 +15,13 @@
 
 namespace yolocpp::cloud {
 
-// The phases of a job, in order. "estimate" happens before launch and is never billed.
+// The phases of a job, in order. "estimate" happens before launch and is never billed. "boot" is the wait for
+// the instance to become active, "ssh" the wait until it accepts a login. Whatever billed time falls between
+// the spans (a dead client, reconnects, the time before an attach) is reported as "unattended", so the rows
+// add up to the whole launch-request -> confirmed-terminate lifetime.
 inline const std::vector<std::string>& ledger_phases() {
-  static const std::vector<std::string> p = {"estimate", "launch", "bootstrap", "upload",
-                                             "train",    "download", "terminate"};
+  static const std::vector<std::string> p = {"estimate", "launch", "boot",     "ssh",       "bootstrap",
+                                             "upload",   "train",  "download", "terminate", "unattended"};
   return p;
 }
 
@@ -70,8 +73,9 @@ class Ledger {
   void mark_first_active(Clock::time_point at = Clock::now());
   void mark_terminated(Clock::time_point at = Clock::now(), const std::string& final_status = "terminated");
 
-  std::vector<PhaseRecord> phases() const;  // in ledger_phases() order, only phases that ran
-  double billed_seconds() const;            // sum of billed phases
+  std::vector<PhaseRecord> phases() const;  // in ledger_phases() order, only phases that ran (+ unattended)
+  // Launch request -> terminated (or now) when the launch was requested; else the sum of billed phases.
+  double billed_seconds() const;
   int64_t billed_minutes() const;           // ceil(billed_seconds / 60): per-minute billing
   double phases_cost_usd() const;           // sum of pro-rata phase costs
   double total_cost_usd() const;            // price * billed_minutes / 60
@@ -96,6 +100,7 @@ class Ledger {
     Clock::time_point started;
   };
   Phase& at(const std::string& phase);
+  double lifetime_seconds() const;  // launch request -> terminated (or now); 0 before a launch request
 
   std::string job_id_, instance_id_, instance_type_, region_, final_status_;
   int64_t cents_per_hour_ = 0;

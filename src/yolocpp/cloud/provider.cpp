@@ -19,14 +19,20 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-bool process_alive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
-
-// A job owns its instance while it is live. A launch that never finished because its process died owns
-// nothing: the record only exists so the instance can be found and cleaned up.
+// A job owns its instance while it is live AND its client still runs: a live-state job whose client died
+// (SIGKILL, a closed laptop) owns nothing any more; the instance's own watchdog will end it, and `cloud gc`
+// ends it now. kept and download-failed jobs are the user's on purpose (results still on the instance).
 bool owns_instance(const JobRecord& j) {
   if (!is_live_state(j.state)) return false;
-  if ((j.state == "launching" || j.state == "starting") && j.pid > 0 && !process_alive(j.pid)) return false;
+  if (j.state == "kept" || j.state == "download-failed") return true;
+  if (j.pid > 0 && !driver_alive(j)) return false;
   return true;
+}
+
+std::string orphan_reason(const JobRecord& j) {
+  if (j.state == "terminate-failed") return "its terminate was never confirmed";
+  if (is_live_state(j.state) && j.pid > 0 && !driver_alive(j)) return "its client (pid " + std::to_string(j.pid) + ") is gone";
+  return "its job ended (" + j.state + ")";
 }
 
 }  // namespace
@@ -43,6 +49,7 @@ LaunchResult launch_for_job(LambdaApi& api, Registry& reg, JobRecord& job, const
   job.instance = rec;
   job.state = "launching";
   job.pid = (int)::getpid();
+  job.pid_start = process_start_token(job.pid);
   reg.save(job);  // the claim: written before the request, so a crash right after it is still traceable
 
   LaunchRequest req;
@@ -115,6 +122,7 @@ std::vector<FleetRow> fleet(LambdaApi* api, const Registry& reg) {
         r.running_cost_usd = billed_cost_usd(i.price_cents_per_hour, r.running_s);
       }
       r.orphan = !owns_instance(j) && match && !match->gone();
+      if (r.orphan) r.why = orphan_reason(j);
     }
     rows.push_back(r);
   }
@@ -129,6 +137,7 @@ std::vector<FleetRow> fleet(LambdaApi* api, const Registry& reg) {
     r.price_cents_per_hour = i.type.price_cents_per_hour;
     r.ours = Registry::job_id_from_instance_name(i.name).has_value();
     r.orphan = r.ours && !i.gone();
+    if (r.orphan) r.why = "no job record";
     if (r.ours) r.job_id = *Registry::job_id_from_instance_name(i.name);
     r.job_state = r.ours ? "unknown (not in this registry)" : "not yolocpp's";
     rows.push_back(r);
@@ -147,11 +156,29 @@ std::string format_fleet(const std::vector<FleetRow>& rows) {
                        r.job_name.empty() ? "-" : r.job_name, r.job_state, inst, r.region.empty() ? "-" : r.region,
                        r.status.empty() ? "-" : r.status, r.running_s > 0 ? format_duration(r.running_s) : "-",
                        r.running_s > 0 ? fmt::format("${:.2f}", r.running_cost_usd) : "-",
-                       r.orphan ? "  <- orphan: `yolocpp cloud gc` terminates it" : "");
+                       r.orphan ? "  <- orphan (" + r.why + "): `yolocpp cloud gc` terminates it" : "");
     total += r.running_cost_usd;
   }
   out += fmt::format("total so far: ${:.2f}\n", total);
   return out;
+}
+
+void finish_cost_file(JobRecord& job) {
+  // The ledger a dead or failed client left in the record, closed now, and cost.json in its run folder.
+  if (!job.extra.contains("ledger") || !job.extra.contains("conn")) return;
+  try {
+    Ledger l = Ledger::from_json(job.extra["ledger"]);
+    l.mark_terminated(Ledger::Clock::now(), "terminated by gc/down");
+    job.extra["ledger"] = l.to_json();
+    std::string dir = job.extra["conn"].value("local_dir", "");
+    if (!dir.empty()) {
+      std::filesystem::create_directories(dir);
+      l.write(std::filesystem::path(dir) / "cost.json");
+      log::info("wrote {}/cost.json (${:.2f})", dir, l.total_cost_usd());
+    }
+  } catch (const std::exception& e) {
+    log::warn("could not write the cost file of job {}: {}", job.name, e.what());
+  }
 }
 
 std::string down(LambdaApi& api, Registry& reg, const std::string& key, double timeout_s, double poll_s) {
@@ -172,7 +199,7 @@ std::string down(LambdaApi& api, Registry& reg, const std::string& key, double t
     if (!found.empty()) id = found[0].id;
   }
   if (id.empty())
-    throw CloudError("`cloud down " + key + "`: no job, run name, instance id or instance name matches; "
+    throw CloudError("`yolocpp cloud down name=" + key + "`: no job, run name, instance id or instance name matches; "
                      "`yolocpp cloud ls` lists them");
   if (!job) job = reg.owner_of(id);
   log::info("terminating instance {}", id);
@@ -183,7 +210,8 @@ std::string down(LambdaApi& api, Registry& reg, const std::string& key, double t
       job->instance->terminated_at = unix_now();
       job->instance->status = "terminated";
     }
-    if (is_live_state(job->state)) job->state = "terminated";
+    if (is_live_state(job->state) || job->state == "terminate-failed") job->state = "terminated";
+    finish_cost_file(*job);
     reg.save(*job);
   }
   return id;
@@ -199,7 +227,8 @@ std::vector<std::string> gc(LambdaApi& api, Registry& reg, bool dry_run, double 
     if (!owner) owner = reg.load(*job_id);
     if (owner && owns_instance(*owner)) continue;
     log::warn("{} instance {} ({}, {}){}", dry_run ? "would terminate orphaned" : "terminating orphaned", i.id,
-              i.name, i.type.name, owner ? " of job " + owner->id + " (" + owner->state + ")" : " (no job record)");
+              i.name, i.type.name,
+              owner ? " of job " + owner->name + " [" + owner->id + "]: " + orphan_reason(*owner) : " (no job record)");
     done.push_back(i.id);
     if (dry_run) continue;
     api.terminate_and_confirm(i.id, 600, poll_s);
@@ -209,6 +238,8 @@ std::vector<std::string> gc(LambdaApi& api, Registry& reg, bool dry_run, double 
       owner->instance->name = i.name;
       owner->instance->terminated_at = unix_now();
       owner->instance->status = "terminated";
+      if (is_live_state(owner->state) || owner->state == "terminate-failed") owner->state = "terminated";
+      finish_cost_file(*owner);
       reg.save(*owner);
     }
   }

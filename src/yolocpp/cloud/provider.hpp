@@ -33,6 +33,7 @@ struct FleetRow {
   double running_cost_usd = 0; // per-minute billing
   bool ours = false;           // name has the yolocpp- prefix or the registry knows it
   bool orphan = false;         // ours, running, and no live job owns it (what gc would terminate)
+  std::string why;             // why it is an orphan (client gone, job ended, terminate never confirmed)
 };
 
 // Jobs from the registry joined with the API's instance list (api may be null: registry only).
@@ -50,5 +51,9 @@ std::string down(LambdaApi& api, Registry& reg, const std::string& name_or_id, d
 // died before the launch completed. keep=True jobs ("kept") are left alone. Returns the instance ids it
 // terminated (dry_run: would terminate).
 std::vector<std::string> gc(LambdaApi& api, Registry& reg, bool dry_run = false, double poll_s = 5);
+
+// Closes the ledger stored in a job record at "now" and writes cost.json into the job's local run folder
+// (down and gc end jobs whose client could not).
+void finish_cost_file(JobRecord& job);
 
 }  // namespace yolocpp::cloud

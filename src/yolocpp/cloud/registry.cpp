@@ -1,5 +1,8 @@
 #include "yolocpp/cloud/registry.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,15 +35,37 @@ bool valid_job_id(const std::string& id) {
 
 bool is_live_state(const std::string& s) {
   static const char* live[] = {"launching", "starting", "bootstrapping", "uploading", "training",
-                               "downloading", "terminating", "kept", "running"};
+                               "downloading", "terminating", "kept", "running", "download-failed"};
   for (const char* l : live)
     if (s == l) return true;
   return false;
 }
 
+std::string process_start_token(int pid) {
+  if (pid <= 0) return "";
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return "";
+  // Field 22 (starttime), counted after the ")" that ends the command name (which may hold spaces).
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream f(line.substr(close + 1));
+  std::string w;
+  for (int field = 3; field <= 22 && (f >> w); ++field)
+    if (field == 22) return w;
+  return "";
+}
+
+bool driver_alive(const JobRecord& j) {
+  if (j.pid <= 0) return false;
+  std::string now = process_start_token(j.pid);
+  if (now.empty()) return false;
+  return j.pid_start.empty() || now == j.pid_start;
+}
+
 json to_json(const JobRecord& j) {
   json o = {{"id", j.id},           {"name", j.name},       {"state", j.state}, {"created_at", j.created_at},
-            {"updated_at", j.updated_at}, {"host", j.host}, {"remote_dir", j.remote_dir}, {"pid", j.pid},
+            {"updated_at", j.updated_at}, {"host", j.host}, {"remote_dir", j.remote_dir}, {"pid", j.pid}, {"pid_start", j.pid_start},
             {"keep", j.keep},       {"extra", j.extra}};
   if (j.instance) {
     const auto& i = *j.instance;
@@ -68,6 +93,7 @@ JobRecord job_from_json(const json& o) {
   j.host = o.value("host", "");
   j.remote_dir = o.value("remote_dir", "");
   j.pid = o.value("pid", 0);
+  j.pid_start = o.value("pid_start", "");
   j.keep = o.value("keep", false);
   if (o.contains("extra") && o["extra"].is_object()) j.extra = o["extra"];
   if (o.contains("instance") && o["instance"].is_object()) {

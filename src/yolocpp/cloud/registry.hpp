@@ -32,13 +32,16 @@ struct JobRecord {
   std::string host;           // user@addr[:port] for host= jobs (no instance)
   std::string remote_dir;     // job folder on the machine
   std::optional<InstanceRecord> instance;
-  int pid = 0;                // local process driving the job (informational)
+  int pid = 0;                // local process driving the job
+  std::string pid_start;      // its start time (/proc/PID/stat), so a reused pid is not taken for it
   bool keep = false;          // keep=True: the instance is meant to outlive the job
   nlohmann::json extra = nlohmann::json::object();  // free-form fields of the job code
 };
 
-// Live states own their instance (gc must not touch it): launching, starting, bootstrapping, uploading,
-// training, downloading, terminating, kept. Finished: done, failed, cancelled, terminated.
+// Live states own their instance (gc must not touch it while the client driving it is alive): launching,
+// starting, bootstrapping, uploading, training, downloading, terminating, kept, download-failed (the results
+// are still only on the instance: kept until `cloud attach` fetches them or `cloud down`). Finished: done,
+// failed, cancelled, terminated, terminate-failed (the terminate was never confirmed: gc finishes it).
 bool is_live_state(const std::string& state);
 
 class Registry {
@@ -66,6 +69,11 @@ class Registry {
   std::filesystem::path path_of(const std::string& job_id) const;
   std::filesystem::path dir_;
 };
+
+// The start time of a process as /proc/PID/stat gives it ("" when there is no such process).
+std::string process_start_token(int pid);
+// The job's driving process is still the one that wrote the record.
+bool driver_alive(const JobRecord& j);
 
 nlohmann::json to_json(const JobRecord& j);
 JobRecord job_from_json(const nlohmann::json& j);

@@ -216,6 +216,8 @@ std::map<std::string, Spec> spec_overrides() {
   m["workspace"] = num(Kind::Float, 0, kInf, true);
   m["budget"] = num(Kind::Float, 0, kInf, true);
   m["max_hours"] = num(Kind::Float, 0, kInf, true);
+  // autodown: minutes (a number), or True/False; read by the cloud job (cloud/job.cpp parse_autodown).
+  m["autodown"] = str(true);
   m["freeze"] = list(0, kInf, true, 0);
   m["classes"] = list(0, kInf, true, 0);
   m["embed"] = list(0, kInf, true, 0);
@@ -547,6 +549,14 @@ void Settings::load_yaml(const std::string& path) {
     std::string key = kv.first.Scalar();
     std::string where = path + ":" + std::to_string(kv.first.Mark().line + 1);
     if (key == "cfg") continue;  // a cfg file naming another cfg file would recurse; Ultralytics drops it too
+    if (key == "api_url") {
+      // api_url decides where the API key is sent: a shared or downloaded cfg file must not redirect it.
+      // The value a run folder's own args.yaml carries (the default) is harmless and skipped.
+      if (node_text(kv.second) != registry().defaults.at("api_url"))
+        throw ConfigError(where + ": api_url cannot be set from a cfg file (it decides where your API key is sent); "
+                          "give api_url=... on the command line");
+      continue;
+    }
     if (!has(key) && foreign_keys().count(key)) {
       // save_dir is in every Ultralytics args.yaml and is derived from project/name anyway: skip it silently.
       if (key != "save_dir") skipped += (skipped.empty() ? "" : ", ") + key;
