@@ -210,6 +210,18 @@ TEST(LambdaApi, LaunchTimeoutAdoptsInstanceByNameNeverDuplicates) {
   f.cleanup_and_check();
 }
 
+TEST(LambdaApi, LaunchWhoseInstanceShowsUpLateIsAdoptedNotRelaunched) {
+  Fixture f(/*launch_timeout_s=*/0.5);
+  f.fake.hang_launches(1, 1.0);    // the answer is lost (client timeout) ...
+  f.fake.delay_listing(2.5);       // ... and the instance appears in the list only 2.5 s after its creation
+  auto r = f.api.launch_auto(f.request("yolocpp-late"));
+  EXPECT_TRUE(r.adopted);
+  EXPECT_EQ(f.fake.launch_posts(), 1);
+  ASSERT_EQ(f.fake.instances().size(), 1u);  // exactly one: the client kept looking instead of launching again
+  EXPECT_EQ(r.instance_id, f.fake.instances()[0].id);
+  f.cleanup_and_check();
+}
+
 TEST(LambdaApi, Launch5xxWithoutInstanceRelaunchesOnceItIsSureNothingExists) {
   Fixture f;
   f.fake.fail_5xx(1, "/instance-operations/launch");  // rejected before creating anything
