@@ -93,7 +93,9 @@ SshdFixture::SshdFixture(std::string login_shell) : shell_(std::move(login_shell
   // The stand-in for the user's login shell: sshd hands every exec string to it (`SHELL -c CMD`), and the
   // sftp subsystem to sftp-server, exactly like a real login whose shell is `shell_`.
   std::ofstream ls(tmp_ / "login_shell");
-  ls << "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n  */sftp-server) exec /usr/lib/openssh/sftp-server ;;\nesac\n"
+  // A test can take SFTP away (a file NO_SFTP in the remote home) to make downloads fail.
+  ls << "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n  */sftp-server) [ -e \"$HOME/NO_SFTP\" ] && exit 1; "
+        "exec /usr/lib/openssh/sftp-server ;;\nesac\n"
      << "exec " << shell_ << " -c \"$SSH_ORIGINAL_COMMAND\"\n";
   ls.close();
   fs::permissions(tmp_ / "login_shell", fs::perms::owner_all);

@@ -234,6 +234,24 @@ TEST_F(CloudJob, TerminateFailingForeverThenGcFinishesIt) {
   EXPECT_EQ(cost["final_status"], "terminated by gc/down") << cost.dump(2);
 }
 
+TEST_F(CloudJob, FailedDownloadKeepsTheInstanceUntilAttachFetchesTheResults) {
+  std::ofstream(sshd->home() / "NO_SFTP") << "";  // downloads fail; everything else works
+  auto r = run_cmd(cli("cloud train " + cloud_args("dl", 1)));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("KEPT and BILLING"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("yolocpp cloud attach name=dl"), std::string::npos) << r.out;
+  ASSERT_EQ(fake->active_instances().size(), 1u);  // the only copy of the results is not destroyed
+  EXPECT_TRUE(fs::exists(sshd->home() / "yolocpp/jobs/dl/runs/dl/weights/best.pt"));
+  auto ls = run_cmd(cli("cloud ls api_url=" + fake->base_url()));
+  EXPECT_NE(ls.out.find("download-failed"), std::string::npos) << ls.out;
+  EXPECT_EQ(ls.out.find("<- orphan"), std::string::npos) << ls.out;  // gc leaves it to the user
+  fs::remove(sshd->home() / "NO_SFTP");
+  auto a = run_cmd(cli("cloud attach name=dl api_url=" + fake->base_url()));
+  EXPECT_EQ(a.rc, 0) << a.out;
+  EXPECT_TRUE(exists_nonempty(work / "runs/detect/dl/weights/best.pt")) << a.out;
+  EXPECT_TRUE(fake->active_instances().empty());
+}
+
 TEST_F(CloudJob, HintsAreCommandsThatRun) {
   // `cloud down NAME` as printed in hints works, as does name= and instance=.
   auto none = run_cmd(cli("cloud down nosuchjob api_url=" + fake->base_url()));
