@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/modes.hpp"
+#include "yolocpp/log.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/version.hpp"
 
@@ -205,6 +206,8 @@ int dispatch(std::vector<std::string> args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Results and progress on stdout, warnings and errors on stderr (the library's default sink is stderr only).
+  yolocpp::log::set_sink(yolocpp::log::console_sink);
   try {
     return dispatch(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const yolocpp::Error& e) {
