@@ -17,12 +17,22 @@ namespace {
 
 using yolocpp::config::Settings;
 
+namespace cli = yolocpp::cli;
+
 struct Mode {
   const char* name;
   const char* summary;
   const char* settings;  // the settings that matter for this mode
   const char* examples;
+  // `sub` is the cloud sub-command; every other mode ignores it.
+  int (*run)(const std::string& sub, const Settings& s);
 };
+
+// A mode without sub-commands, in the table's signature.
+template <int (*Run)(const Settings&)>
+int plain(const std::string&, const Settings& s) {
+  return Run(s);
+}
 
 const std::vector<Mode>& modes() {
   static const std::vector<Mode> m = {
@@ -33,40 +43,49 @@ const std::vector<Mode>& modes() {
        "hsv_v degrees translate scale shear perspective flipud fliplr bgr mosaic mixup)",
        "yolocpp train data=coco8.yaml model=yolo11n.pt epochs=100 imgsz=640\n"
        "  yolocpp train data=my.yaml model=yolo11n.yaml batch=-1 patience=20 name=exp\n"
-       "  yolocpp train resume=True model=runs/detect/exp/weights/last.pt"},
+       "  yolocpp train resume=True model=runs/detect/exp/weights/last.pt",
+       plain<cli::run_train>},
       {"val", "validate a model (mAP, precision, recall) on a dataset split",
        "model data split batch imgsz conf iou max_det half device rect save_json plots project name",
        "yolocpp val model=runs/detect/train/weights/best.pt data=coco8.yaml\n"
-       "  yolocpp val model=yolo11n.pt data=coco8.yaml split=test conf=0.001 iou=0.7"},
+       "  yolocpp val model=yolo11n.pt data=coco8.yaml split=test conf=0.001 iou=0.7",
+       plain<cli::run_val>},
       {"predict", "run a model on images, folders or videos",
        "model source imgsz conf iou max_det classes agnostic_nms half device vid_stride save save_txt save_conf "
        "save_crop show_labels show_conf show_boxes line_width project name",
        "yolocpp predict model=yolo11n.pt source=bus.jpg\n"
-       "  yolocpp predict model=best.pt source=images/ conf=0.5 save_txt=True classes=[0,2]"},
+       "  yolocpp predict model=best.pt source=images/ conf=0.5 save_txt=True classes=[0,2]",
+       plain<cli::run_predict>},
       {"export", "export a model to another format",
        "model format imgsz batch half dynamic simplify opset optimize nms device",
        "yolocpp export model=yolo11n.pt format=onnx\n"
-       "  yolocpp export model=best.pt format=torchscript imgsz=[480,640]"},
+       "  yolocpp export model=best.pt format=torchscript imgsz=[480,640]",
+       plain<cli::run_export>},
       {"check", "check a dataset: images, labels, instances per class, problems",
        "data single_cls",
        "yolocpp check data=coco8.yaml\n"
-       "  yolocpp check            (the built-in demo dataset)"},
+       "  yolocpp check            (the built-in demo dataset)",
+       plain<cli::run_check>},
       {"pack", "pack a dataset into one relocatable, verified .tar.gz",
        "data out",
-       "yolocpp pack data=my.yaml out=my-dataset.tar.gz"},
+       "yolocpp pack data=my.yaml out=my-dataset.tar.gz",
+       plain<cli::run_pack>},
       {"synth", "generate the synthetic isometric demo dataset",
        "out images seed imgsz val_fraction",
        "yolocpp synth out=demo images=200 seed=0\n"
-       "  yolocpp synth out=small images=40 imgsz=320 val_fraction=0.25"},
+       "  yolocpp synth out=small images=40 imgsz=320 val_fraction=0.25",
+       plain<cli::run_synth>},
       {"cfg", "print the effective settings (defaults < cfg=FILE < command line) as yaml",
        "cfg and any other setting",
        "yolocpp cfg\n"
        "  yolocpp cfg epochs=3 imgsz=320\n"
-       "  yolocpp cfg cfg=my.yaml > args.yaml"},
+       "  yolocpp cfg cfg=my.yaml > args.yaml",
+       plain<cli::run_cfg>},
       {"info", "print a model's layers, parameters and GFLOPs",
        "model imgsz",
        "yolocpp info model=yolo11n.yaml\n"
-       "  yolocpp info model=yolo11s.yaml imgsz=640"},
+       "  yolocpp info model=yolo11s.yaml imgsz=640",
+       plain<cli::run_info>},
       {"cloud", "run a training job on a rented cloud GPU (Lambda Cloud); sub-commands: train attach logs ls down gc",
        "api_url gpu region budget max_hours host ssh_port ssh_key keep bootstrap instance export, plus every "
        "train setting (forwarded to the remote `yolocpp train`)",
@@ -75,7 +94,8 @@ const std::vector<Mode>& modes() {
        "  yolocpp cloud logs instance=<id>\n"
        "  yolocpp cloud attach instance=<id>\n"
        "  yolocpp cloud down instance=<id>\n"
-       "  yolocpp cloud gc"},
+       "  yolocpp cloud gc",
+       cli::run_cloud},
   };
   return m;
 }
@@ -136,8 +156,13 @@ std::vector<std::string> mode_names() {
   return n;
 }
 
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
 int dispatch(std::vector<std::string> args) {
-  namespace cli = yolocpp::cli;
   if (args.empty()) {
     print_usage();
     return 2;
@@ -164,7 +189,7 @@ int dispatch(std::vector<std::string> args) {
   if (!m) {
     std::string hint = closest(mode, mode_names());
     return usage_error("unknown mode '" + mode + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                       "; modes: train val predict export check pack synth cfg info cloud; see 'yolocpp help'");
+                       "; modes: " + join(mode_names()) + "; see 'yolocpp help'");
   }
 
   std::string sub;
@@ -191,16 +216,7 @@ int dispatch(std::vector<std::string> args) {
   Settings s = Settings::from_args(args);
   s.set("mode", mode);
 
-  if (mode == "train") return cli::run_train(s);
-  if (mode == "val") return cli::run_val(s);
-  if (mode == "predict") return cli::run_predict(s);
-  if (mode == "export") return cli::run_export(s);
-  if (mode == "check") return cli::run_check(s);
-  if (mode == "pack") return cli::run_pack(s);
-  if (mode == "synth") return cli::run_synth(s);
-  if (mode == "cfg") return cli::run_cfg(s);
-  if (mode == "info") return cli::run_info(s);
-  return cli::run_cloud(sub, s);
+  return m->run(sub, s);
 }
 
 }  // namespace
