@@ -14,7 +14,8 @@
 //
 // Errors: the constructor throws yolocpp::ModelError for a missing, unreadable or corrupt model file and
 // yolocpp::ConfigError for bad options; detect() throws yolocpp::DataError for an empty image. All derive
-// from yolocpp::Error (a std::runtime_error), declared in yolocpp/util/error.hpp.
+// from yolocpp::Error (a std::runtime_error), declared in yolocpp/error.hpp. Log lines go through the sink
+// of yolocpp/log.hpp (the console by default).
 #pragma once
 #include <memory>
 #include <string>
@@ -22,7 +23,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "yolocpp/util/error.hpp"
+#include "yolocpp/error.hpp"
 
 namespace yolocpp {
 
