@@ -21,11 +21,11 @@ namespace cli = yolocpp::cli;
 
 struct Mode {
   const char* name;
+  // `sub` is the cloud sub-command; every other mode ignores it.
+  int (*run)(const std::string& sub, const Settings& s);
   const char* summary;
   const char* settings;  // the settings that matter for this mode
   const char* examples;
-  // `sub` is the cloud sub-command; every other mode ignores it.
-  int (*run)(const std::string& sub, const Settings& s);
 };
 
 // A mode without sub-commands, in the table's signature.
@@ -36,57 +36,49 @@ int plain(const std::string&, const Settings& s) {
 
 const std::vector<Mode>& modes() {
   static const std::vector<Mode> m = {
-      {"train", "train a detection model on a dataset",
+      {"train", plain<cli::run_train>, "train a detection model on a dataset",
        "model data epochs time patience batch imgsz device workers project name exist_ok pretrained optimizer "
        "lr0 lrf momentum weight_decay warmup_epochs cos_lr close_mosaic resume amp fraction freeze seed "
        "deterministic single_cls rect cache save_period val plots and the augmentation settings (hsv_h hsv_s "
        "hsv_v degrees translate scale shear perspective flipud fliplr bgr mosaic mixup)",
        "yolocpp train data=coco8.yaml model=yolo11n.pt epochs=100 imgsz=640\n"
        "  yolocpp train data=my.yaml model=yolo11n.yaml batch=-1 patience=20 name=exp\n"
-       "  yolocpp train resume=True model=runs/detect/exp/weights/last.pt",
-       plain<cli::run_train>},
-      {"val", "validate a model (mAP, precision, recall) on a dataset split",
+       "  yolocpp train resume=True model=runs/detect/exp/weights/last.pt"},
+      {"val", plain<cli::run_val>, "validate a model (mAP, precision, recall) on a dataset split",
        "model data split batch imgsz conf iou max_det half device rect save_json plots project name",
        "yolocpp val model=runs/detect/train/weights/best.pt data=coco8.yaml\n"
-       "  yolocpp val model=yolo11n.pt data=coco8.yaml split=test conf=0.001 iou=0.7",
-       plain<cli::run_val>},
-      {"predict", "run a model on images, folders or videos",
+       "  yolocpp val model=yolo11n.pt data=coco8.yaml split=test conf=0.001 iou=0.7"},
+      {"predict", plain<cli::run_predict>, "run a model on images, folders or videos",
        "model source imgsz conf iou max_det classes agnostic_nms half device vid_stride save save_txt save_conf "
        "save_crop show_labels show_conf show_boxes line_width project name",
        "yolocpp predict model=yolo11n.pt source=bus.jpg\n"
-       "  yolocpp predict model=best.pt source=images/ conf=0.5 save_txt=True classes=[0,2]",
-       plain<cli::run_predict>},
-      {"export", "export a model to another format",
+       "  yolocpp predict model=best.pt source=images/ conf=0.5 save_txt=True classes=[0,2]"},
+      {"export", plain<cli::run_export>, "export a model to another format",
        "model format imgsz batch half dynamic simplify opset optimize nms device",
        "yolocpp export model=yolo11n.pt format=onnx\n"
-       "  yolocpp export model=best.pt format=torchscript imgsz=[480,640]",
-       plain<cli::run_export>},
-      {"check", "check a dataset: images, labels, instances per class, problems",
+       "  yolocpp export model=best.pt format=torchscript imgsz=[480,640]"},
+      {"check", plain<cli::run_check>, "check a dataset: images, labels, instances per class, problems",
        "data single_cls",
        "yolocpp check data=coco8.yaml\n"
-       "  yolocpp check            (the built-in demo dataset)",
-       plain<cli::run_check>},
-      {"pack", "pack a dataset into one relocatable, verified .tar.gz",
+       "  yolocpp check            (the built-in demo dataset)"},
+      {"pack", plain<cli::run_pack>, "pack a dataset into one relocatable, verified .tar.gz",
        "data out",
-       "yolocpp pack data=my.yaml out=my-dataset.tar.gz",
-       plain<cli::run_pack>},
-      {"synth", "generate the synthetic isometric demo dataset",
+       "yolocpp pack data=my.yaml out=my-dataset.tar.gz"},
+      {"synth", plain<cli::run_synth>, "generate the synthetic isometric demo dataset",
        "out images seed imgsz val_fraction",
        "yolocpp synth out=demo images=200 seed=0\n"
-       "  yolocpp synth out=small images=40 imgsz=320 val_fraction=0.25",
-       plain<cli::run_synth>},
-      {"cfg", "print the effective settings (defaults < cfg=FILE < command line) as yaml",
+       "  yolocpp synth out=small images=40 imgsz=320 val_fraction=0.25"},
+      {"cfg", plain<cli::run_cfg>, "print the effective settings (defaults < cfg=FILE < command line) as yaml",
        "cfg and any other setting",
        "yolocpp cfg\n"
        "  yolocpp cfg epochs=3 imgsz=320\n"
-       "  yolocpp cfg cfg=my.yaml > args.yaml",
-       plain<cli::run_cfg>},
-      {"info", "print a model's layers, parameters and GFLOPs",
+       "  yolocpp cfg cfg=my.yaml > args.yaml"},
+      {"info", plain<cli::run_info>, "print a model's layers, parameters and GFLOPs",
        "model imgsz",
        "yolocpp info model=yolo11n.yaml\n"
-       "  yolocpp info model=yolo11s.yaml imgsz=640",
-       plain<cli::run_info>},
-      {"cloud", "run a training job on a rented cloud GPU (Lambda Cloud); sub-commands: train attach logs ls down gc",
+       "  yolocpp info model=yolo11s.yaml imgsz=640"},
+      {"cloud", cli::run_cloud,
+       "run a training job on a rented cloud GPU (Lambda Cloud); sub-commands: train attach logs ls down gc",
        "api_url gpu region budget max_hours host ssh_port ssh_key keep bootstrap instance export, plus every "
        "train setting (forwarded to the remote `yolocpp train`)",
        "yolocpp cloud train data=my.yaml model=yolo11n.pt epochs=100 gpu=gpu_1x_a100_sxm4 budget=5\n"
@@ -94,8 +86,7 @@ const std::vector<Mode>& modes() {
        "  yolocpp cloud logs instance=<id>\n"
        "  yolocpp cloud attach instance=<id>\n"
        "  yolocpp cloud down instance=<id>\n"
-       "  yolocpp cloud gc",
-       cli::run_cloud},
+       "  yolocpp cloud gc"},
   };
   return m;
 }
