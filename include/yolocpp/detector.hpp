@@ -39,7 +39,7 @@ struct DetectorOptions {
   float iou = 0.7f;          // NMS IoU threshold
   int imgsz = 640;           // network input size (long side); exported models use their own fixed size
   int max_det = 300;         // at most this many boxes per image
-  std::string device = "cpu";  // "cpu", "0" / "cuda:0" (LibTorch backend only)
+  std::string device = "cpu";  // "cpu", "0" / "cuda:0", "" = the first CUDA device if any (LibTorch backend only)
   enum class Backend { Auto, LibTorch, OpenCvDnn } backend = Backend::Auto;  // Auto: by file suffix
   bool agnostic = false;     // NMS across classes
   std::vector<int> classes;  // keep only these class indices (empty: all)

@@ -71,7 +71,8 @@ TEST(ParseDevice, ErrorsNameTheSettingAndTheFix) {
   EXPECT_EQ(error_of("0,x", 1),
             "device='0,x': 'x' is not a CUDA device index; use device=0 or device=0,1,2,3 or device=cpu");
   EXPECT_EQ(error_of("mps", 0), "device=mps is not supported by this build; use device=cpu or a CUDA index");
-  EXPECT_EQ(error_of("99999999999", 1), "device=99999999999 is not a device: use device=cpu, device=0 or device=cuda:0");
+  EXPECT_EQ(error_of("99999999999", 1),
+            "device=99999999999 is not a device: use device=cpu, device=0 or device=cuda:0");
 }
 
 }  // namespace
