@@ -14,7 +14,8 @@
 //
 // Errors: the constructor throws yolocpp::ModelError for a missing, unreadable or corrupt model file and
 // yolocpp::ConfigError for bad options; detect() throws yolocpp::DataError for an empty image. All derive
-// from yolocpp::Error (a std::runtime_error), declared in yolocpp/util/error.hpp.
+// from yolocpp::Error (a std::runtime_error), declared in yolocpp/error.hpp. Log lines go through the sink
+// of yolocpp/log.hpp (the console by default).
 #pragma once
 #include <memory>
 #include <string>
@@ -22,7 +23,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "yolocpp/util/error.hpp"
+#include "yolocpp/error.hpp"
 
 namespace yolocpp {
 
@@ -38,7 +39,7 @@ struct DetectorOptions {
   float iou = 0.7f;          // NMS IoU threshold
   int imgsz = 640;           // network input size (long side); exported models use their own fixed size
   int max_det = 300;         // at most this many boxes per image
-  std::string device = "cpu";  // "cpu", "0" / "cuda:0" (LibTorch backend only)
+  std::string device = "cpu";  // "cpu", "0" / "cuda:0", "" = the first CUDA device if any (LibTorch backend only)
   enum class Backend { Auto, LibTorch, OpenCvDnn } backend = Backend::Auto;  // Auto: by file suffix
   bool agnostic = false;     // NMS across classes
   std::vector<int> classes;  // keep only these class indices (empty: all)

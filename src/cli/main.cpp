@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/modes.hpp"
+#include "yolocpp/log.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/version.hpp"
 
@@ -16,16 +17,26 @@ namespace {
 
 using yolocpp::config::Settings;
 
+namespace cli = yolocpp::cli;
+
 struct Mode {
   const char* name;
+  // `sub` is the cloud sub-command; every other mode ignores it.
+  int (*run)(const std::string& sub, const Settings& s);
   const char* summary;
   const char* settings;  // the settings that matter for this mode
   const char* examples;
 };
 
+// A mode without sub-commands, in the table's signature.
+template <int (*Run)(const Settings&)>
+int plain(const std::string&, const Settings& s) {
+  return Run(s);
+}
+
 const std::vector<Mode>& modes() {
   static const std::vector<Mode> m = {
-      {"train", "train a detection model on a dataset",
+      {"train", plain<cli::run_train>, "train a detection model on a dataset",
        "model data epochs time patience batch imgsz device workers project name exist_ok pretrained optimizer "
        "lr0 lrf momentum weight_decay warmup_epochs cos_lr close_mosaic resume amp fraction freeze seed "
        "deterministic single_cls rect cache save_period val plots and the augmentation settings (hsv_h hsv_s "
@@ -33,40 +44,41 @@ const std::vector<Mode>& modes() {
        "yolocpp train data=coco8.yaml model=yolo11n.pt epochs=100 imgsz=640\n"
        "  yolocpp train data=my.yaml model=yolo11n.yaml batch=-1 patience=20 name=exp\n"
        "  yolocpp train resume=True model=runs/detect/exp/weights/last.pt"},
-      {"val", "validate a model (mAP, precision, recall) on a dataset split",
+      {"val", plain<cli::run_val>, "validate a model (mAP, precision, recall) on a dataset split",
        "model data split batch imgsz conf iou max_det half device rect save_json plots project name",
        "yolocpp val model=runs/detect/train/weights/best.pt data=coco8.yaml\n"
        "  yolocpp val model=yolo11n.pt data=coco8.yaml split=test conf=0.001 iou=0.7"},
-      {"predict", "run a model on images, folders or videos",
+      {"predict", plain<cli::run_predict>, "run a model on images, folders or videos",
        "model source imgsz conf iou max_det classes agnostic_nms half device vid_stride save save_txt save_conf "
        "save_crop show_labels show_conf show_boxes line_width project name",
        "yolocpp predict model=yolo11n.pt source=bus.jpg\n"
        "  yolocpp predict model=best.pt source=images/ conf=0.5 save_txt=True classes=[0,2]"},
-      {"export", "export a model to another format",
+      {"export", plain<cli::run_export>, "export a model to another format",
        "model format imgsz batch half dynamic simplify opset optimize nms device",
        "yolocpp export model=yolo11n.pt format=onnx\n"
        "  yolocpp export model=best.pt format=torchscript imgsz=[480,640]"},
-      {"check", "check a dataset: images, labels, instances per class, problems",
+      {"check", plain<cli::run_check>, "check a dataset: images, labels, instances per class, problems",
        "data single_cls",
        "yolocpp check data=coco8.yaml\n"
        "  yolocpp check            (the built-in demo dataset)"},
-      {"pack", "pack a dataset into one relocatable, verified .tar.gz",
+      {"pack", plain<cli::run_pack>, "pack a dataset into one relocatable, verified .tar.gz",
        "data out",
        "yolocpp pack data=my.yaml out=my-dataset.tar.gz"},
-      {"synth", "generate the synthetic isometric demo dataset",
+      {"synth", plain<cli::run_synth>, "generate the synthetic isometric demo dataset",
        "out images seed imgsz val_fraction",
        "yolocpp synth out=demo images=200 seed=0\n"
        "  yolocpp synth out=small images=40 imgsz=320 val_fraction=0.25"},
-      {"cfg", "print the effective settings (defaults < cfg=FILE < command line) as yaml",
+      {"cfg", plain<cli::run_cfg>, "print the effective settings (defaults < cfg=FILE < command line) as yaml",
        "cfg and any other setting",
        "yolocpp cfg\n"
        "  yolocpp cfg epochs=3 imgsz=320\n"
        "  yolocpp cfg cfg=my.yaml > args.yaml"},
-      {"info", "print a model's layers, parameters and GFLOPs",
+      {"info", plain<cli::run_info>, "print a model's layers, parameters and GFLOPs",
        "model imgsz",
        "yolocpp info model=yolo11n.yaml\n"
        "  yolocpp info model=yolo11s.yaml imgsz=640"},
-      {"cloud", "run a training job on a rented cloud GPU (Lambda Cloud); sub-commands: train attach logs ls down gc",
+      {"cloud", cli::run_cloud,
+       "run a training job on a rented cloud GPU (Lambda Cloud); sub-commands: train attach logs ls down gc",
        "api_url gpu region budget max_hours host ssh_port ssh_key keep bootstrap instance export, plus every "
        "train setting (forwarded to the remote `yolocpp train`)",
        "yolocpp cloud train data=my.yaml model=yolo11n.pt epochs=100 gpu=gpu_1x_a100_sxm4 budget=5\n"
@@ -135,8 +147,13 @@ std::vector<std::string> mode_names() {
   return n;
 }
 
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
 int dispatch(std::vector<std::string> args) {
-  namespace cli = yolocpp::cli;
   if (args.empty()) {
     print_usage();
     return 2;
@@ -163,7 +180,7 @@ int dispatch(std::vector<std::string> args) {
   if (!m) {
     std::string hint = closest(mode, mode_names());
     return usage_error("unknown mode '" + mode + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                       "; modes: train val predict export check pack synth cfg info cloud; see 'yolocpp help'");
+                       "; modes: " + join(mode_names()) + "; see 'yolocpp help'");
   }
 
   std::string sub;
@@ -194,21 +211,14 @@ int dispatch(std::vector<std::string> args) {
   Settings s = Settings::from_args(args);
   s.set("mode", mode);
 
-  if (mode == "train") return cli::run_train(s);
-  if (mode == "val") return cli::run_val(s);
-  if (mode == "predict") return cli::run_predict(s);
-  if (mode == "export") return cli::run_export(s);
-  if (mode == "check") return cli::run_check(s);
-  if (mode == "pack") return cli::run_pack(s);
-  if (mode == "synth") return cli::run_synth(s);
-  if (mode == "cfg") return cli::run_cfg(s);
-  if (mode == "info") return cli::run_info(s);
-  return cli::run_cloud(sub, s);
+  return m->run(sub, s);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Results and progress on stdout, warnings and errors on stderr (the library's default sink is stderr only).
+  yolocpp::log::set_sink(yolocpp::log::console_sink);
   try {
     return dispatch(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const yolocpp::Error& e) {

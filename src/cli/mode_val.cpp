@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "cli/modes.hpp"
+#include "yolocpp/config/torch_device.hpp"
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/synth.hpp"
 #include "yolocpp/engine/backend_ocv.hpp"
@@ -36,37 +37,13 @@ bool ends_with_ci(const std::string& s, const std::string& suffix) {
   return true;
 }
 
-// device= as Ultralytics spells it: empty = first CUDA device if any else cpu; "cpu"; "0", "0,1", "cuda:1".
-torch::Device parse_device(const Settings& s) {
-  std::string d = given(s, "device") ? s.str("device") : "";
-  for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (d.empty()) return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (d == "cpu") return torch::kCPU;
-  if (d == "mps") throw ConfigError("device=mps is not supported by this build; use device=cpu or a CUDA index");
-  std::string idx = d.rfind("cuda", 0) == 0 ? (d.size() > 5 ? d.substr(5) : "0") : d;
-  if (idx.find(',') != std::string::npos) {
-    log::warn("val runs on one device; using the first of device={}", s.str("device"));
-    idx = idx.substr(0, idx.find(','));
-  }
-  if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
-    throw ConfigError("device=" + s.str("device") + " is not a device: use device=cpu, device=0 or device=cuda:0");
-  if (!torch::cuda::is_available())
-    throw ConfigError("device=" + s.str("device") +
-                      " asks for CUDA but no CUDA device is available in this build or machine; use device=cpu");
-  const int i = std::stoi(idx);
-  if (i >= static_cast<int>(torch::cuda::device_count()))
-    throw ConfigError(fmt::format("device={} but only {} CUDA device(s) are present", s.str("device"),
-                                  torch::cuda::device_count()));
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i));
-}
-
 }  // namespace
 
 int run_val(const Settings& s) {
   if (!given(s, "model"))
     throw ConfigError("val needs a model: pass model=path/to/best.pt (an Ultralytics .pt or a yolocpp checkpoint)");
   const std::string model_arg = s.str("model");
-  const torch::Device device = parse_device(s);
+  const torch::Device device = config::torch_device(given(s, "device") ? s.str("device") : "", "val");
 
   nn::DetectionModel model{nullptr};
   std::unique_ptr<engine::OpenCvBackend> onnx;

@@ -1,6 +1,6 @@
-// One function per CLI mode: `yolocpp MODE key=value ...` parses the settings and calls run_MODE.
-// Each mode lives in its own cli/mode_<name>.cpp. Modes not implemented yet fall back to the weak
-// definitions in mode_stubs.cpp, which say so and exit non-zero (no fake output).
+// One function per CLI mode: `yolocpp MODE key=value ...` parses the settings and calls run_MODE through the
+// mode table in cli/main.cpp (name, help text and run function side by side). Each mode lives in its own
+// cli/mode_<name>.cpp; a new mode is that file, a declaration here and a row in the table.
 #pragma once
 #include <string>
 #include <vector>
@@ -19,7 +19,7 @@ int run_check(const Settings& s);
 int run_pack(const Settings& s);
 int run_synth(const Settings& s);
 int run_info(const Settings& s);
-// Prints the effective settings as yaml (cli/mode_cfg.cpp; always available, so no weak fallback).
+// Prints the effective settings as yaml.
 int run_cfg(const Settings& s);
 // cloud has sub-commands (train, attach, logs, ls, down, gc): they arrive in `sub`.
 int run_cloud(const std::string& sub, const Settings& s);

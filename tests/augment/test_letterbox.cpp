@@ -14,15 +14,15 @@
 #include "yolocpp/util/error.hpp"
 
 using namespace yolocpp::augment;
-using yolocpp::test::fixtures_dir;
+using yolocpp::test::repo_fixtures_dir;
 using yolocpp::test::md5_mat;
 
 namespace {
 nlohmann::json load_case() {
-  std::ifstream f(fixtures_dir() / "letterbox_case.json");
+  std::ifstream f(repo_fixtures_dir() / "letterbox_case.json");
   return nlohmann::json::parse(f);
 }
-cv::Mat bus() { return cv::imread((fixtures_dir() / "bus.jpg").string(), cv::IMREAD_COLOR); }
+cv::Mat bus() { return cv::imread((repo_fixtures_dir() / "bus.jpg").string(), cv::IMREAD_COLOR); }
 }  // namespace
 
 TEST(Letterbox, PyRoundIsHalfEven) {
@@ -36,7 +36,6 @@ TEST(Letterbox, PyRoundIsHalfEven) {
 }
 
 TEST(Letterbox, DecodedBusMatchesFixture) {
-  YOLOCPP_REQUIRE_SHARED();
   auto j = load_case();
   cv::Mat im = bus();
   ASSERT_FALSE(im.empty());
@@ -48,7 +47,6 @@ TEST(Letterbox, DecodedBusMatchesFixture) {
 }
 
 TEST(Letterbox, CasesMatchFixture) {
-  YOLOCPP_REQUIRE_SHARED();
   auto j = load_case();
   cv::Mat im = bus();
   int n_cases = 0, n_png = 0, exact_boxes = 0;
@@ -71,7 +69,7 @@ TEST(Letterbox, CasesMatchFixture) {
     EXPECT_EQ(lb.img.cols, c["out_hw"][1].get<int>());
     EXPECT_EQ(md5_mat(lb.img), c["out_md5_bgr_hwc_u8"].get<std::string>());
     if (c.contains("png")) {
-      cv::Mat ref = cv::imread((fixtures_dir() / c["png"].get<std::string>()).string(), cv::IMREAD_COLOR);
+      cv::Mat ref = cv::imread((repo_fixtures_dir() / c["png"].get<std::string>()).string(), cv::IMREAD_COLOR);
       ASSERT_EQ(ref.size(), lb.img.size());
       cv::Mat diff;
       cv::absdiff(ref, lb.img, diff);
@@ -99,7 +97,6 @@ TEST(Letterbox, CasesMatchFixture) {
 }
 
 TEST(Letterbox, PadTableMatchesFixture) {
-  YOLOCPP_REQUIRE_SHARED();
   auto j = load_case();
   int rows = 0;
   for (auto& row : j["pad_table"]) {
@@ -177,8 +174,7 @@ TEST(LoadImage, LongSideCeilRule) {
 }
 
 TEST(LoadImage, ReadsBusAndRecordsShapes) {
-  YOLOCPP_REQUIRE_SHARED();
-  Sample s = load_image((fixtures_dir() / "bus.jpg").string(), 320);
+  Sample s = load_image((repo_fixtures_dir() / "bus.jpg").string(), 320);
   EXPECT_EQ(s.ori_shape, cv::Size(810, 1080));
   EXPECT_EQ(s.img.rows, 320);
   EXPECT_EQ(s.resized_shape, s.img.size());

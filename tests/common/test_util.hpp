@@ -1,4 +1,4 @@
-// Helpers shared by all test folders: where ../shared lives, temporary folders, running the CLI.
+// Helpers shared by all test folders: where the test data lives, temporary folders, running the CLI.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -13,20 +13,38 @@ namespace yolocpp::test {
 
 namespace fs = std::filesystem;
 
-// ../shared beside the checkout (or $YOLOCPP_SHARED). Empty path when absent.
+// Test data lives in two places (tests/fixtures/README.md):
+// - tests/fixtures/ in the repository: the small Ultralytics cases (.json, .safetensors, images) and the
+//   state-dict key list. Tests that need only these run on any clone and never skip.
+// - ../shared beside the checkout (or $YOLOCPP_SHARED): the .pt/.onnx models and the datasets. Tests that need
+//   it call YOLOCPP_REQUIRE_SHARED(): they skip where it is absent, and FAIL under CI=true, so a CI run can
+//   never pass with its parity tests silently skipped. YOLOCPP_SHARED=off acts as a clone without it.
+inline fs::path repo_fixtures_dir() { return fs::path(YOLOCPP_SOURCE_DIR) / "tests" / "fixtures" / "ultralytics"; }
+inline fs::path repo_spec_dir() { return fs::path(YOLOCPP_SOURCE_DIR) / "tests" / "fixtures" / "spec"; }
+
+// Empty path when absent.
 inline fs::path shared_dir() {
-  if (const char* e = std::getenv("YOLOCPP_SHARED"); e && *e) return e;
+  if (const char* e = std::getenv("YOLOCPP_SHARED"); e && *e) return std::string(e) == "off" ? fs::path() : fs::path(e);
   fs::path p = fs::path(YOLOCPP_SOURCE_DIR).parent_path() / "shared";
   return fs::exists(p / "fixtures") ? p : fs::path();
 }
 inline fs::path fixtures_dir() { auto s = shared_dir(); return s.empty() ? s : s / "fixtures" / "ultralytics"; }
 inline fs::path datasets_dir() { auto s = shared_dir(); return s.empty() ? s : s / "datasets"; }
 
-#define YOLOCPP_REQUIRE_SHARED()                                                                     \
-  do {                                                                                             \
-    if (::yolocpp::test::shared_dir().empty())                                                     \
-      GTEST_SKIP() << "../shared (Ultralytics fixtures and datasets) is not beside this checkout; " \
-                      "set YOLOCPP_SHARED to its path to run this parity test";                    \
+inline bool under_ci() {
+  const char* e = std::getenv("CI");
+  return e && std::string(e) == "true";
+}
+
+#define YOLOCPP_REQUIRE_SHARED()                                                                              \
+  do {                                                                                                      \
+    if (::yolocpp::test::shared_dir().empty()) {                                                            \
+      if (::yolocpp::test::under_ci())                                                                      \
+        GTEST_FAIL() << "CI=true but ../shared (Ultralytics models and datasets) is not beside this checkout; " \
+                        "set YOLOCPP_SHARED to its path (a CI run must not pass with this test skipped)";   \
+      GTEST_SKIP() << "../shared (Ultralytics models and datasets) is not beside this checkout; "           \
+                      "set YOLOCPP_SHARED to its path to run this parity test";                             \
+    }                                                                                                       \
   } while (0)
 
 // A fresh temporary folder removed at scope exit.

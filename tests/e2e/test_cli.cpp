@@ -104,24 +104,21 @@ TEST(Cli, BadSettingExitsOneNamingTheFix) {
   EXPECT_TRUE(has(r.out, "'fliplr'")) << r.out;
 }
 
-TEST(Cli, UnimplementedModesSayNotYetAvailable) {
-  // A mode whose strong run_X has not landed answers from its weak stub: non-zero exit, one line saying
-  // "not yet available". Landed modes are only required to fail cleanly on inputs that do not exist. Runs in
-  // a temporary folder so a landed mode that writes (synth) leaves nothing behind.
+TEST(Cli, EveryModeAnswersMissingInputsWithOneErrorLine) {
+  // Every mode of the table runs its real implementation (there are no fallbacks): given inputs that do not
+  // exist it fails with one `error:` line and a non-zero exit; synth and `cloud ls` need none and succeed. Runs
+  // in a temporary folder so synth leaves nothing behind.
   yolocpp::test::TempDir dir;
-  int stubs = 0;
   for (const char* m : {"train", "val", "predict", "export", "info", "check", "pack", "synth", "cloud ls"}) {
     auto r = yolocpp::test::run_cmd("cd '" + dir.path().string() + "' && " + YOLOCPP_BIN + " " + m +
                                     " data=none.yaml model=none.pt source=none.jpg images=1 out=o instance=none");
-    if (has(r.out, "not yet available")) {
-      EXPECT_NE(r.rc, 0) << m << "\n" << r.out;
-      EXPECT_TRUE(has(r.out, "error: ")) << m << "\n" << r.out;
-      ++stubs;
-    }
+    const bool needs_input = std::string(m) != "synth" && std::string(m) != "cloud ls";
+    EXPECT_EQ(r.rc != 0, needs_input) << m << "\n" << r.out;
+    EXPECT_EQ(has(r.out, "error: "), needs_input) << m << "\n" << r.out;
+    EXPECT_FALSE(has(r.out, "not yet available")) << m << "\n" << r.out;
     EXPECT_FALSE(has(r.out, "terminate called")) << m << "\n" << r.out;
     EXPECT_FALSE(has(r.out, "Segmentation")) << m << "\n" << r.out;
   }
-  std::printf("%d of 9 modes still report 'not yet available'\n", stubs);
 }
 
 TEST(Cli, UnsupportedTaskIsAClearError) {

@@ -13,7 +13,7 @@
 #include "yolocpp/engine/loss/detection_loss.hpp"
 
 using namespace yolocpp::loss;
-using yolocpp::test::fixtures_dir;
+using yolocpp::test::repo_fixtures_dir;
 
 namespace {
 
@@ -25,8 +25,8 @@ struct Fixture {
 const Fixture& fixture() {
   static Fixture f = [] {
     Fixture x;
-    x.t = yolocpp::test::load_safetensors((fixtures_dir() / "loss_case.safetensors").string());
-    std::ifstream in(fixtures_dir() / "loss_case.json");
+    x.t = yolocpp::test::load_safetensors((repo_fixtures_dir() / "loss_case.safetensors").string());
+    std::ifstream in(repo_fixtures_dir() / "loss_case.json");
     x.j = nlohmann::json::parse(in);
     return x;
   }();
@@ -45,13 +45,9 @@ void note(const std::string& what, double err) { std::printf("    [measured] %-4
 std::vector<torch::Tensor> preds() { return {T("preds_p3"), T("preds_p4"), T("preds_p5")}; }
 Targets targets(const std::string& c) { return {T(c + "_batch_idx"), T(c + "_cls"), T(c + "_bboxes")}; }
 
-class LossParity : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override { YOLOCPP_REQUIRE_SHARED(); }
-};
+class LossParity : public ::testing::TestWithParam<std::string> {};
 
 TEST(LossParityCommon, AnchorsAndDecodedBoxes) {
-  YOLOCPP_REQUIRE_SHARED();
   auto [pts, st] = make_anchors(preds(), {8.0, 16.0, 32.0}, 0.5);
   EXPECT_TRUE(torch::equal(pts, T("anchor_points")));
   EXPECT_TRUE(torch::equal(st, T("stride_tensor")));

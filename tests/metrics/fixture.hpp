@@ -12,8 +12,8 @@
 namespace yolocpp::test {
 
 inline nlohmann::json load_json(const std::string& name) {
-  std::ifstream f(fixtures_dir() / name);
-  if (!f) throw std::runtime_error("cannot open fixture " + (fixtures_dir() / name).string());
+  std::ifstream f(repo_fixtures_dir() / name);
+  if (!f) throw std::runtime_error("cannot open fixture " + (repo_fixtures_dir() / name).string());
   return nlohmann::json::parse(f);
 }
 

@@ -62,7 +62,6 @@ TEST(MetricsBoxes, ScaleBoxesRatioPadUsesHeightGain) {
 }
 
 TEST(MetricsBoxes, ScaleBoxesFixtureExamples) {
-  YOLOCPP_REQUIRE_SHARED();
   auto j = yolocpp::test::load_json("letterbox_case.json");
   const auto& ex = j.at("scale_boxes_examples");
   ASSERT_EQ(ex.size(), 3u);

@@ -47,7 +47,6 @@ CaseRun run_case() {
 }  // namespace
 
 TEST(MetricsCase, IouThresholdsMatchFixture) {
-  YOLOCPP_REQUIRE_SHARED();
   auto c = yolocpp::test::load_json("metrics_case.json").at("metrics_case");
   auto iouv = iou_thresholds();
   ASSERT_EQ(c["iouv"].size(), 10u);
@@ -55,7 +54,6 @@ TEST(MetricsCase, IouThresholdsMatchFixture) {
 }
 
 TEST(MetricsCase, PerImagePrednIouAndTp10) {
-  YOLOCPP_REQUIRE_SHARED();
   auto r = run_case();
   const auto& pi = r.c["per_image"];
   ASSERT_EQ(pi.size(), 7u);
@@ -83,7 +81,6 @@ TEST(MetricsCase, PerImagePrednIouAndTp10) {
 }
 
 TEST(MetricsCase, PerClassApPrF1) {
-  YOLOCPP_REQUIRE_SHARED();
   auto r = run_case();
   const auto& res = r.c["results"];
   std::vector<int> want_idx = res["ap_class_index"].get<std::vector<int>>();
@@ -114,7 +111,6 @@ TEST(MetricsCase, PerClassApPrF1) {
 }
 
 TEST(MetricsCase, ResultsDictFitnessAndMaps) {
-  YOLOCPP_REQUIRE_SHARED();
   auto r = run_case();
   const auto& res = r.c["results"];
   for (const auto& [k, v] : r.m.results_dict()) {
@@ -141,7 +137,6 @@ TEST(MetricsCase, ResultsDictFitnessAndMaps) {
 }
 
 TEST(MetricsCase, ConfusionMatrix) {
-  YOLOCPP_REQUIRE_SHARED();
   auto r = run_case();
   const auto want = r.c["results"]["confusion_matrix_(nc+1)x(nc+1)_rows_pred_cols_true"]
                         .get<std::vector<std::vector<double>>>();
@@ -149,7 +144,6 @@ TEST(MetricsCase, ConfusionMatrix) {
 }
 
 TEST(MetricsCase, PrintedTable) {
-  YOLOCPP_REQUIRE_SHARED();
   auto r = run_case();
   EXPECT_EQ(table_all_row(r.m), "                   all          7         17      0.516      0.529      0.564      0.506");
   std::map<int, std::string> names;

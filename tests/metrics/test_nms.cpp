@@ -22,7 +22,6 @@ torch::Tensor pred_from_rows(const std::vector<std::vector<float>>& rows) {
 }  // namespace
 
 TEST(MetricsNms, FixtureAllSettingsExact) {
-  YOLOCPP_REQUIRE_SHARED();
   const auto j = yolocpp::test::load_json("metrics_case.json").at("nms_case");
   const auto shape = j["input_shape"].get<std::vector<int64_t>>();
   ASSERT_EQ(shape, (std::vector<int64_t>{2, 7, 160}));

@@ -33,12 +33,12 @@ inline void load_state(nn::DetectionModelImpl& model, const std::map<std::string
 }
 
 inline std::map<std::string, torch::Tensor>& fixture_state() {
-  static auto s = load_safetensors((fixtures_dir() / "yolo11n_state.safetensors").string());
+  static auto s = load_safetensors((repo_fixtures_dir() / "yolo11n_state.safetensors").string());
   return s;
 }
 
 inline std::map<std::string, torch::Tensor>& fixture_forward() {
-  static auto s = load_safetensors((fixtures_dir() / "yolo11n_forward.safetensors").string());
+  static auto s = load_safetensors((repo_fixtures_dir() / "yolo11n_forward.safetensors").string());
   return s;
 }
 

@@ -68,10 +68,9 @@ TEST(NnModel, Yolo11nPerLayerParamsMatchSpec) {
 }
 
 TEST(NnModel, StateDictKeysAndShapesEqualSpecTsv) {
-  YOLOCPP_REQUIRE_SHARED();
   auto m = nn::build_model("yolo11n.yaml");
   auto sd = state_dict(*m);
-  std::ifstream in(yolocpp::test::shared_dir() / "spec" / "yolo11n_state_dict_keys.tsv");
+  std::ifstream in(yolocpp::test::repo_spec_dir() / "yolo11n_state_dict_keys.tsv");
   ASSERT_TRUE(in);
   std::string line;
   size_t n = 0;

@@ -60,7 +60,6 @@ void check_eval(nn::DetectionModelImpl& m, const std::string& tag, double raw_to
 }  // namespace
 
 TEST(NnParity, FixtureStateLoadsByName) {
-  YOLOCPP_REQUIRE_SHARED();
   auto& src = fixture_state();
   EXPECT_EQ(src.size(), 499u);
   auto m = nn::build_model("yolo11n.yaml");
@@ -75,19 +74,16 @@ TEST(NnParity, FixtureStateLoadsByName) {
 }
 
 TEST(NnParity, Eval320MatchesUltralytics) {
-  YOLOCPP_REQUIRE_SHARED();
   auto m = fixture_model();
   check_eval(*m, "320", 1e-4, 5e-3, 2e-5);
 }
 
 TEST(NnParity, Eval256x2MatchesUltralytics) {
-  YOLOCPP_REQUIRE_SHARED();
   auto m = fixture_model();
   check_eval(*m, "256x2", 1e-4, 5e-3, 2e-5);
 }
 
 TEST(NnParity, TrainModeRawMapsMatchAndLeaveEvalModelIntact) {
-  YOLOCPP_REQUIRE_SHARED();
   auto eval_model = fixture_model();
   auto train_model = fixture_model();  // the "copy": same weights, its BN stats may move
   train_model->train();
@@ -134,7 +130,6 @@ TEST(NnParity, BatchNormMomentumUpdate) {
 }
 
 TEST(NnParity, FusedMatchesUnfused) {
-  YOLOCPP_REQUIRE_SHARED();
   auto m = fixture_model();
   m->fuse();
   EXPECT_EQ(state_dict(*m).size(), 499u - 81 * 5 + 81);  // each Conv: weight + bias instead of conv + 5 BN entries
@@ -146,8 +141,7 @@ TEST(NnParity, FusedMatchesUnfused) {
 // Per-layer output statistics of Ultralytics' eval forward at 320 (yolo11n_forward.json): pinpoints the
 // first diverging block if anything above fails.
 TEST(NnParity, PerLayerStatsMatchUltralytics) {
-  YOLOCPP_REQUIRE_SHARED();
-  std::ifstream in(fixtures_dir() / "yolo11n_forward.json");
+  std::ifstream in(repo_fixtures_dir() / "yolo11n_forward.json");
   auto j = nlohmann::json::parse(in);
   auto m = fixture_model();
   ThreadsLikeFixtures threads;

@@ -6,30 +6,12 @@
 
 #include <fmt/format.h>
 
+#include "yolocpp/config/torch_device.hpp"
 #include "yolocpp/io/model_io.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/log.hpp"
 
 namespace yolocpp::engine {
-
-torch::Device parse_predict_device(const std::string& device) {
-  std::string d = device;
-  for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (d.empty() || d == "cpu") return torch::kCPU;
-  std::string idx = d.rfind("cuda", 0) == 0 ? (d.size() > 5 ? d.substr(5) : "0") : d;
-  if (idx.find(',') != std::string::npos) {
-    log::warn("predict runs on one device; using the first of device={}", device);
-    idx = idx.substr(0, idx.find(','));
-  }
-  if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
-    throw ConfigError("device=" + device + " is not a device: use device=cpu, device=0 or device=cuda:0");
-  if (!torch::cuda::is_available())
-    throw ConfigError("device=" + device + " asks for CUDA but no CUDA device is available; use device=cpu");
-  const int i = std::stoi(idx);
-  if (i >= static_cast<int>(torch::cuda::device_count()))
-    throw ConfigError(fmt::format("device={} but only {} CUDA device(s) are present", device, torch::cuda::device_count()));
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i));
-}
 
 TorchBackend::TorchBackend(const std::string& path, const std::string& device, bool half) {
   if (!std::filesystem::is_regular_file(path))
@@ -44,7 +26,7 @@ TorchBackend::TorchBackend(nn::DetectionModel model, const std::string& device, 
 }
 
 void TorchBackend::prepare(const std::string& device, bool half) {
-  device_ = parse_predict_device(device);
+  device_ = config::torch_device(device, "predict");
   half_ = half && device_.is_cuda();
   if (half && !half_) log::warn("half=True needs a CUDA device; running FP32 on the CPU");
   torch::NoGradGuard ng;

@@ -6,10 +6,6 @@
 
 namespace yolocpp::engine {
 
-// device= as Ultralytics spells it: "" / "cpu" -> CPU; "0", "cuda", "cuda:1" -> that CUDA device.
-// Throws ConfigError when CUDA is asked for but absent.
-torch::Device parse_predict_device(const std::string& device);
-
 class TorchBackend : public Backend {
  public:
   TorchBackend(const std::string& path, const std::string& device = "cpu", bool half = false);

@@ -176,27 +176,6 @@ std::string metrics_json(const std::vector<std::pair<std::string, double>>& kv) 
 
 }  // namespace
 
-torch::Device select_device(const std::string& device) {
-  std::string d = lower(device);
-  d.erase(std::remove(d.begin(), d.end(), ' '), d.end());
-  if (d.empty()) return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (d == "cpu") return torch::kCPU;
-  std::string idx = d.rfind("cuda", 0) == 0 ? (d.size() > 5 ? d.substr(5) : "0") : d;
-  if (idx.find(',') != std::string::npos) {
-    log::warn("multi-GPU training is not supported; using the first device of device={}", device);
-    idx = idx.substr(0, idx.find(','));
-  }
-  if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos)
-    throw ConfigError("device=" + device + " is not a device: use device=cpu, device=0 or device=cuda:0");
-  if (!torch::cuda::is_available())
-    throw ConfigError("device=" + device + " requested but CUDA is not available; use device=cpu");
-  const int i = std::stoi(idx);
-  if (i >= static_cast<int>(torch::cuda::device_count()))
-    throw ConfigError(fmt::format("device={} requested but only {} CUDA device(s) are present", device,
-                                  torch::cuda::device_count()));
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i));
-}
-
 std::vector<int64_t> freeze_layers(const config::Settings& s) {
   if (!given(s, "freeze")) return {};
   auto v = s.int_list("freeze");

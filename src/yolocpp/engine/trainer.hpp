@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "yolocpp/config/settings.hpp"
+#include "yolocpp/config/torch_device.hpp"
 #include "yolocpp/metrics/ap.hpp"
 #include "yolocpp/nn/model.hpp"
 
@@ -27,9 +28,8 @@ struct TrainResult {
   std::string stop_reason;   // "", "early stopping", "time limit"
 };
 
-// device= as Ultralytics spells it: "" (first CUDA device if any, else CPU), "cpu", "0", "cuda:0".
-// CUDA asked but absent -> ConfigError "device=0 requested but CUDA is not available; use device=cpu".
-torch::Device select_device(const std::string& device);
+// The training process's device: config::parse_device, the one device parser of every mode.
+inline torch::Device select_device(const std::string& device) { return config::torch_device(device, "training"); }
 
 // Freezes DFL always plus "model.<k>." for every k in `layers`; returns the names frozen (in order).
 std::vector<std::string> freeze_parameters(torch::nn::Module& model, const std::vector<int64_t>& layers);
