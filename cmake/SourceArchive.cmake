@@ -3,6 +3,7 @@
 # yolocpp too, never from whatever directory the user happens to be in. The archive holds what a train-only
 # build needs (no tests/, bench/, examples/) plus yolocpp-src/YOLOCPP_SOURCE = "yolocpp <version>", which the
 # client checks before uploading. Same sources -> same bytes (sorted names, fixed owner and mtime, gzip -n).
+include(GNUInstallDirs)
 file(GLOB_RECURSE YOLOCPP_ARCHIVE_FILES CONFIGURE_DEPENDS RELATIVE ${PROJECT_SOURCE_DIR}
      ${PROJECT_SOURCE_DIR}/src/*.cpp ${PROJECT_SOURCE_DIR}/src/*.hpp ${PROJECT_SOURCE_DIR}/src/*.in
      ${PROJECT_SOURCE_DIR}/src/*.txt ${PROJECT_SOURCE_DIR}/include/*.hpp ${PROJECT_SOURCE_DIR}/cmake/*

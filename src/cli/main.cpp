@@ -53,10 +53,12 @@ const std::vector<Mode>& modes() {
        "save_crop show_labels show_conf show_boxes line_width project name",
        "yolocpp predict model=yolo11n.pt source=bus.jpg\n"
        "  yolocpp predict model=best.pt source=images/ conf=0.5 save_txt=True classes=[0,2]"},
+#ifndef YOLOCPP_TRAIN_ONLY
       {"export", plain<cli::run_export>, "export a model to another format",
        "model format imgsz batch half dynamic simplify opset optimize nms device",
        "yolocpp export model=yolo11n.pt format=onnx\n"
        "  yolocpp export model=best.pt format=torchscript imgsz=[480,640]"},
+#endif
       {"check", plain<cli::run_check>, "check a dataset: images, labels, instances per class, problems",
        "data single_cls",
        "yolocpp check data=coco8.yaml\n"
@@ -77,6 +79,7 @@ const std::vector<Mode>& modes() {
        "model imgsz",
        "yolocpp info model=yolo11n.yaml\n"
        "  yolocpp info model=yolo11s.yaml imgsz=640"},
+#ifndef YOLOCPP_TRAIN_ONLY
       {"cloud", cli::run_cloud,
        "run a training job on a rented cloud GPU (Lambda Cloud); sub-commands: train attach logs ls down gc",
        "api_url gpu region budget max_hours host ssh_port ssh_key keep bootstrap instance export, plus every "
@@ -87,6 +90,7 @@ const std::vector<Mode>& modes() {
        "  yolocpp cloud attach NAME\n"
        "  yolocpp cloud down NAME\n"
        "  yolocpp cloud gc"},
+#endif
   };
   return m;
 }

@@ -1,5 +1,8 @@
 // `yolocpp cloud SUB ...`: train (the remote job), attach, logs, ls, down, gc.
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "cli/modes.hpp"
@@ -7,10 +10,13 @@
 #include "yolocpp/cloud/lambda_api.hpp"
 #include "yolocpp/cloud/provider.hpp"
 #include "yolocpp/cloud/registry.hpp"
+#include "yolocpp/io/weights.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/log.hpp"
 
 namespace yolocpp::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -23,8 +29,38 @@ std::string target_name(const Settings& s, const char* sub) {
 
 }  // namespace
 
+// cloud train, plus what the instance's train-only build cannot do: fetch released weights (resolved here, once,
+// into the local cache, then uploaded with the job) and export (run here on the downloaded best.pt).
+int cloud_train_and_export(const Settings& given) {
+  Settings s = given;
+  if (!s.is_none("model")) {
+    const std::string m = s.str("model");
+    if (fs::path(m).extension() == ".pt" && !fs::exists(m) && io::is_known_asset(fs::path(m).filename().string()))
+      s.set("model", io::resolve_weights(m));
+  }
+  int rc = cloud::cloud_train(s);
+  std::string fmt = s.str("export");
+  std::transform(fmt.begin(), fmt.end(), fmt.begin(), [](unsigned char c) { return (char)std::tolower(c); });
+  if ((rc == 0 || rc == 3) && fmt == "onnx") {
+    fs::path project = s.is_none("project") ? fs::path("runs/detect") : fs::path(s.str("project"));
+    fs::path best = project / (s.is_none("name") ? std::string("train") : s.str("name")) / "weights" / "best.pt";
+    if (!fs::exists(best)) {
+      log::warn("export=onnx: {} is not there, nothing to export", best.string());
+      return rc;
+    }
+    Settings e = Settings::defaults();
+    e.set("mode", "export");
+    e.set("model", best.string());
+    e.set("format", "onnx");
+    e.set("imgsz", s.str("imgsz"));
+    int er = run_export(e);
+    if (rc == 0) rc = er;
+  }
+  return rc;
+}
+
 int run_cloud(const std::string& sub, const Settings& s) {
-  if (sub == "train") return cloud::cloud_train(s);
+  if (sub == "train") return cloud_train_and_export(s);
   if (sub == "attach") {
     target_name(s, "attach");
     return cloud::cloud_attach(s);

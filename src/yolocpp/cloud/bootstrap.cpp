@@ -161,7 +161,7 @@ std::string bootstrap(SshSession& ssh, const RemoteLayout& l, BootstrapMode mode
       "sudo -n systemctl stop unattended-upgrades 2>/dev/null || true\n"
       "scripts/install-deps --build-only\n"
       "G=\"\"; command -v ninja >/dev/null && G=\"-G Ninja\"\n"
-      "cmake -S . -B build $G -DCMAKE_BUILD_TYPE=Release -DYOLOCPP_TESTS=OFF -DYOLOCPP_BENCH=OFF " + torch.cmake_flags + "\n"
+      "cmake -S . -B build $G -DCMAKE_BUILD_TYPE=Release -DYOLOCPP_TRAIN_ONLY=ON " + torch.cmake_flags + "\n"
       "cmake --build build --target yolocpp_cli -j \"$(nproc)\"\n"
       "build/bin/yolocpp version\n";
   log::info("remote: building yolocpp {} against {} (first job with this version; cached afterwards)", YOLOCPP_VERSION,

@@ -332,7 +332,6 @@ void download_results(Ctx& c, SshSession& ssh, bool partial) {
   files.push_back({c.conn.layout.run_dir() + "/results.csv", c.conn.local_dir / "results.csv"});
   files.push_back({c.conn.layout.run_dir() + "/args.yaml", c.conn.local_dir / "args.yaml"});
   files.push_back({c.conn.layout.log(), c.conn.local_dir / "train.log"});
-  if (!partial && c.conn.export_format == "onnx") files.push_back({c.conn.layout.weights("best.onnx"), w / "best.onnx"});
   try {
     for (auto& [remote, local] : files) {
       if (remote_sha256(ssh, remote).empty()) {
@@ -863,10 +862,9 @@ int cloud_train(const Settings& s) {
     for (const auto& key_name : s.keys())
       if (s.was_set(key_name) && !local_only().count(key_name)) argv.push_back(key_name + "=" + s.str(key_name));
     if (!plan.device.empty()) argv.push_back("device=" + plan.device);  // only when the user gave none
-    std::vector<std::string> after;
-    if (c.conn.export_format == "onnx")
-      after = {c.conn.bin, "export", "model=" + c.conn.layout.weights("best.pt"), "format=onnx"};
-    start_job(*ssh, c.conn.layout, make_run_script(c.conn.layout, argv, after));
+    // export=onnx runs on this machine after the download (the CLI does it): the instance's train-only build
+    // has no exporter.
+    start_job(*ssh, c.conn.layout, make_run_script(c.conn.layout, argv));
     c.job_started = true;
     c.job.state = "training";
     c.save();

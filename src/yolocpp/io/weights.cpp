@@ -1,6 +1,8 @@
 #include "yolocpp/io/weights.hpp"
 
+#ifndef YOLOCPP_NO_DOWNLOAD
 #include <curl/curl.h>
+#endif
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@ struct Transfer {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last_draw{};
 };
 
+#ifndef YOLOCPP_NO_DOWNLOAD
 size_t on_data(char* p, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
@@ -64,6 +67,7 @@ int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_o
   return 0;
 }
 
+#endif
 std::string assets_base() {
   const char* e = std::getenv("YOLOCPP_ASSETS_URL");
   std::string b = e && *e ? e : kDefaultAssets;
@@ -80,6 +84,14 @@ bool is_known_asset(const std::string& name) {
   return false;
 }
 
+#ifdef YOLOCPP_NO_DOWNLOAD
+// The train-only build (YOLOCPP_TRAIN_ONLY: what `cloud train` builds on an instance) has no downloader:
+// the cloud job resolves released weights on the user's machine and uploads the file.
+void download_weights(const std::string& url, const std::string& dest) {
+  throw ModelError(fmt::format("this yolocpp is a train-only build without a downloader, so {} cannot be fetched; "
+                               "put the file at {} or pass model=/path/to/file.pt", url, dest));
+}
+#else
 void download_weights(const std::string& url, const std::string& dest) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -124,6 +136,8 @@ void download_weights(const std::string& url, const std::string& dest) {
   out.commit();
   log::info("Downloaded {} ({:.1f} MB) to {}", url, t.bytes / 1048576.0, dest);
 }
+
+#endif
 
 std::string resolve_weights(const std::string& name) {
   if (fs::exists(name)) return name;
