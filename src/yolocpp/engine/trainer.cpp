@@ -110,11 +110,8 @@ ResumeState prepare_resume(config::Settings& args) {
   if (!fs::exists(st.path))
     throw ConfigError("resume=" + r + ": no such checkpoint; pass resume=True or resume=path/to/weights/last.pt");
   st.ck = io::load_checkpoint(st.path.string());
-  if (st.ck.format != "yolocpp")
-    throw ConfigError("resume=" + st.path.string() +
-                      " is an Ultralytics checkpoint; resume needs a yolocpp last.pt (start a new run with model=" +
-                      st.path.string() + " instead)");
-  if (st.ck.epoch < 0 || st.ck.optimizer.empty())
+  // An Ultralytics last.pt resumes too: its EMA network, torch optimizer state and train_args.
+  if (st.ck.epoch < 0 || (st.ck.optimizer.empty() && !st.ck.ultralytics_optimizer))
     throw ConfigError(st.path.string() + " is from a finished training, nothing to resume; start a new training "
                       "with model=" + st.path.string() + " instead of resume");
   if (st.ck.train_args_yaml.empty())
@@ -331,7 +328,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   res.last = wdir / "last.pt";
   res.best = wdir / "best.pt";
   const std::string args_yaml = args.dump_yaml() + "save_dir: " + res.save_dir.string() + "\n";
-  if (!resume && main_rank) util::atomic_write(res.save_dir / "args.yaml", args_yaml);
+  if (!resume && main_rank) write_run_args(res.save_dir, args);
   // plots=True (rank 0): train_batch0-2.jpg, results.png per epoch, the final confusion matrices. A plot
   // that fails to write is a warning: it never costs a training run.
   const bool plots = main_rank && args.boolean("plots");
@@ -476,7 +473,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   ParamGroups groups = split_param_groups(*model);
   std::unique_ptr<torch::optim::Optimizer> opt = make_optimizer(choice, groups, decay);
   log::info("{}", optimizer_line(choice, groups, decay));
-  if (resume) load_optimizer_state(*opt, resume->ck.optimizer);
+  if (resume && !resume->ck.optimizer.empty()) load_optimizer_state(*opt, resume->ck.optimizer);
+  else if (resume) import_torch_optimizer_state(*opt, *resume->ck.ultralytics_optimizer, resume->path.string());
   const double initial_lr = choice.lr;
   const double lrf = args.number("lrf");
   const bool cos_lr = args.boolean("cos_lr");
@@ -716,7 +714,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     if (args.boolean("save") || final_epoch || stop) {
       auto kv = last_metrics;
       kv.push_back({"fitness", fitness.value_or(0.0)});
-      TrainCheckpoint tc{epoch, best_fitness, save_optimizer_state(*opt), args_yaml, metrics_json(kv)};
+      TrainCheckpoint tc{epoch, best_fitness, save_optimizer_state(*opt), args_yaml, metrics_json(kv),
+                         export_torch_optimizer_state(*opt)};
       io::Checkpoint ck = make_train_checkpoint(model, ema, tc);
       io::save_checkpoint(ck, res.last.string());
       if (best_fitness && fitness && *best_fitness == *fitness) io::save_checkpoint(ck, res.best.string());
