@@ -27,6 +27,7 @@
 #include "yolocpp/engine/optim.hpp"
 #include "yolocpp/engine/plots.hpp"
 #include "yolocpp/engine/run_dir.hpp"
+#include "yolocpp/engine/tensorboard.hpp"
 #include "yolocpp/engine/schedule.hpp"
 #include "yolocpp/engine/sync_bn.hpp"
 #include "yolocpp/engine/validator.hpp"
@@ -329,6 +330,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   res.best = wdir / "best.pt";
   const std::string args_yaml = args.dump_yaml() + "save_dir: " + res.save_dir.string() + "\n";
   if (!resume && main_rank) write_run_args(res.save_dir, args);
+  std::optional<TrainBoard> board;
+  if (main_rank && args.boolean("tensorboard")) board.emplace(res.save_dir);
   // plots=True (rank 0): train_batch0-2.jpg, results.png per epoch, the final confusion matrices. A plot
   // that fails to write is a warning: it never costs a training run.
   const bool plots = main_rank && args.boolean("plots");
@@ -382,7 +385,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   }
   double batch_f = args.number("batch");
   if (batch_f < 1) {
-    log::warn("AutoBatch (batch={}) needs CUDA memory statistics; using batch=16", args.str("batch"));
+    log::warn("batch={} (AutoBatch) is not supported yet; using batch=16 (give batch= what fits your device)",
+              args.str("batch"));
     batch_f = 16;
   }
   // `batch` is the global batch (accumulation, weight decay and warmup follow it, as upstream); each rank
@@ -690,6 +694,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     for (const auto& kv : last_metrics) row.push_back(kv.second);
     for (double lr : lrs) row.push_back(lr);
     append_results_row(csv, row);
+    if (board) board->epoch(row);
     if (plots) try_plot("results.png", [&] { plots::plot_results(csv, res.save_dir / "results.png"); });
 
     bool stop = stopper(epoch + 1, fitness);
@@ -761,6 +766,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     if (plots && !vr.confusion.empty())
       try_plot("confusion matrices", [&] { plots::plot_confusion_matrices(vr.confusion, names, res.save_dir); });
   }
+  if (board) board->plots(res.save_dir, res.epochs_done);
   log::info("Results saved to {}", res.save_dir.string());
   return res;
 }
