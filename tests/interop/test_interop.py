@@ -89,7 +89,7 @@ class Interop(unittest.TestCase):
         cls.runs = w / "runs"
         shutil.rmtree(cls.runs, ignore_errors=True)
         r = yolocpp("train", f"data={cls.data}", f"model={ARGS['fixtures'] / 'yolo11n_nc3_random.pt'}", "epochs=2",
-                    f"imgsz={IMGSZ}", "batch=4", "nbs=4", "workers=0", "device=cpu", "warmup_epochs=0", "lr0=0.001",
+                    f"imgsz={IMGSZ}", "batch=4", "nbs=4", "workers=0", "device=cpu", "warmup_epochs=0", "optimizer=SGD", "lr0=0.0002",
                     "save_period=1", "plots=False", f"project={cls.runs}", "name=y", "seed=0")
         cls.train_out = r.stdout
         cls.run_dir = cls.runs / "y"
@@ -118,7 +118,9 @@ class Interop(unittest.TestCase):
 
     def selfval_dataset(self):
         """bus.jpg and the synthetic val images labelled with best.pt's own confident boxes: a two-epoch network
-        scores nothing on the synthetic labels, and equal zeros would prove nothing."""
+        scores nothing on the synthetic labels, and equal zeros would prove nothing. (The gentle SGD training
+        matters too: a network whose scores saturate at 1.0 ties hundreds of predictions, and AP then depends
+        on how each tool orders ties.)"""
         sv = ARGS["work"] / "selfval"
         shutil.rmtree(sv, ignore_errors=True)
         (sv / "images" / "val").mkdir(parents=True)
@@ -142,15 +144,12 @@ class Interop(unittest.TestCase):
         theirs = [got["p"], got["r"], got["map50"], got["map"]]
         print(f"[interop] val P R mAP50 mAP50-95: yolocpp {ours} Ultralytics {theirs}")
         if ARGS["version"] != "8.3.58":
-            # yolocpp's validator follows 8.3.58 (its metrics fixtures); 8.4.27 scores the same predictions lower here.
-            self.skipTest(f"validator parity is defined against 8.3.58; {ARGS['version']} gave {theirs}")
+            # yolocpp's validator follows 8.3.58 (its metrics fixtures); 8.4.27 scores the same predictions lower
+            # (measured P 0.102 vs 0.132, R 0.401 vs 0.527 here): reported, not asserted.
+            self.skipTest(f"validator parity is defined against 8.3.58; {ARGS['version']} gave {theirs}, yolocpp {ours}")
         self.assertGreater(theirs[1], 0.1, "recall ~0: the comparison would be vacuous")
-        for a, b in zip(ours[:2], theirs[:2]):  # P and R: the table prints 3 significant digits
-            self.assertAlmostEqual(a, b, delta=max(1e-3, 6e-3 * abs(b)))
-        # mAP: the same weights (predict agrees box for box) but yolocpp's validator integrates the PR curve of
-        # this set higher (measured mAP50 0.089 vs 0.071, P and R equal): a validator difference, reported, not hidden.
-        for a, b in zip(ours[2:], theirs[2:]):
-            self.assertAlmostEqual(a, b, delta=0.03)
+        for a, b in zip(ours, theirs):  # the table prints 3 significant digits
+            self.assertAlmostEqual(a, b, delta=max(1e-4, 6e-3 * abs(b)))
 
     def test_args_yaml_passes_ultralytics_config_check(self):
         args = self.run_dir / "args.yaml"
