@@ -300,3 +300,51 @@ TEST(Plots, ValidatorHandsOverTheConfusionMatrix) {
   EXPECT_EQ(on.confusion, want);
   EXPECT_TRUE(run(false).confusion.empty());
 }
+
+// A curve lands where its values say: a class line y = x from (0,0) to (1,1) in its class colour, the mean in
+// bold, and nothing drawn in the upper-left triangle the line does not cross.
+TEST(Plots, CurveChartDrawsLinesWhereTheValuesSay) {
+  std::vector<double> x(1000), up(1000), flat(1000, 0.25);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = up[i] = static_cast<double>(i) / 999.0;
+  cv::Mat one = plots::draw_curve(x, {up}, {"villager 0.500"}, {2}, "all classes 0.500 mAP@0.5", "Recall", "Precision");
+  cv::Mat two = plots::draw_curve(x, {up, flat}, {"villager", "house"}, {2, 3}, "all", "Confidence", "F1");
+  ASSERT_EQ(one.size(), cv::Size(960, 600));
+  // Plot area: x from 70 to 669, y from 40 to 539 (kL, kT, width 600, height 500).
+  auto px = [](double vx, double vy) { return cv::Point(70 + static_cast<int>(std::lround(vx * 599)), 40 + static_cast<int>(std::lround((1 - vy) * 499))); };
+  // With one class the bold mean hides the class line: the mean's colour at y = x, paper at (0.2, 0.8).
+  auto at = [](const cv::Mat& m, cv::Point p) { return m.at<cv::Vec3b>(p); };
+  const cv::Vec3b mean_col(180, 80, 20);
+  EXPECT_EQ(at(one, px(0.5, 0.5)), mean_col);
+  EXPECT_EQ(at(one, px(0.21, 0.83)), cv::Vec3b(255, 255, 255));
+  // Two classes: the mean of y = x and y = 0.25 passes through (0.5, 0.375); each class line keeps its colour
+  // away from the mean.
+  EXPECT_EQ(at(two, px(0.5, 0.375)), mean_col);
+  auto near = [&](const cv::Mat& m, cv::Point p, const cv::Scalar& c) {  // within one pixel of the point
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx)
+        if (same_bgr(m.at<cv::Vec3b>(p + cv::Point(dx, dy)), c)) return true;
+    return false;
+  };
+  EXPECT_TRUE(near(two, px(0.85, 0.25), plots::class_color(3)));
+  EXPECT_TRUE(near(two, px(0.85, 0.85), plots::class_color(2)));
+  EXPECT_FALSE(near(two, px(0.85, 0.6), plots::class_color(2)));
+}
+
+// The PR curve is the precision envelope at each recall: for one class with hits at ranks 1 and 3 of 4
+// predictions and 2 labels, precision is 1 up to recall 0.5, then 2/3 up to recall 1.
+TEST(Plots, PrCurveIsThePrecisionEnvelope) {
+  const std::vector<uint8_t> tp = {1, 0, 1, 0};
+  const auto r = metrics::ap_per_class(tp, 1, {0.9f, 0.8f, 0.7f, 0.6f}, {0, 0, 0, 0}, {0, 0});
+  ASSERT_EQ(r.pr_curve.size(), 1u);
+  const auto& pr = r.pr_curve[0];
+  ASSERT_EQ(pr.size(), r.x.size());
+  EXPECT_DOUBLE_EQ(pr[0], 1.0);
+  EXPECT_DOUBLE_EQ(pr[400], 1.0);            // recall 0.4
+  EXPECT_NEAR(pr[700], 2.0 / 3.0, 1e-12);    // recall 0.7
+  TempDir tmp;
+  metrics::DetMetrics m;
+  m.curves = r;
+  plots::plot_curves(m, {"villager"}, tmp.path());
+  for (const char* f : {"PR_curve.png", "F1_curve.png", "P_curve.png", "R_curve.png"})
+    EXPECT_FALSE(cv::imread((tmp / f).string()).empty()) << f;
+}

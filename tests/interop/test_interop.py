@@ -139,7 +139,9 @@ class Interop(unittest.TestCase):
         got, p = oracle("val", self.best, data, 320, 4)
         self.assertIsNotNone(got, p.stdout[-3000:])
         r = yolocpp("val", f"model={self.best}", f"data={data}", "imgsz=320", "batch=4", "device=cpu",
-                    "plots=False", f"project={self.runs}", "name=val", "exist_ok=True")
+                    "plots=True", f"project={self.runs}", "name=val", "exist_ok=True")
+        for f in ("PR_curve.png", "F1_curve.png", "P_curve.png", "R_curve.png", "confusion_matrix.png"):
+            self.assertTrue((self.runs / "val" / f).stat().st_size > 1000, f)
         ours = all_row(r.stdout)
         theirs = [got["p"], got["r"], got["map50"], got["map"]]
         print(f"[interop] val P R mAP50 mAP50-95: yolocpp {ours} Ultralytics {theirs}")

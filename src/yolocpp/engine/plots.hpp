@@ -11,6 +11,7 @@
 #include <opencv2/core.hpp>
 
 #include "yolocpp/engine/batch.hpp"
+#include "yolocpp/metrics/ap.hpp"
 
 namespace yolocpp::engine::plots {
 
@@ -47,6 +48,14 @@ cv::Mat draw_confusion_matrix(const std::vector<std::vector<double>>& m, const s
 
 // Encodes `img` by the extension of `path` (.jpg / .png) and writes it atomically. Throws IoError.
 void save_image(const fs::path& path, const cv::Mat& img);
+
+// One curve chart (engine/plots_curves.cpp): x and each y in [0, 1], a thin line per class (class_color of
+// classes[i]), the mean of all ys in bold with `mean_label`, a legend with `labels` when there are < 21.
+cv::Mat draw_curve(const std::vector<double>& x, const std::vector<std::vector<double>>& ys,
+                   const std::vector<std::string>& labels, const std::vector<int>& classes, const std::string& mean_label,
+                   const std::string& xlabel, const std::string& ylabel);
+// PR_curve.png, F1_curve.png, P_curve.png, R_curve.png from a validation's curves (nothing without GT classes).
+void plot_curves(const metrics::DetMetrics& m, const std::vector<std::string>& names, const fs::path& save_dir);
 
 // The file writers the trainer calls.
 void plot_train_batch(const Batch& b, const std::vector<std::string>& names, const fs::path& path);

@@ -765,6 +765,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     res.final_metrics = vr.metrics;
     if (plots && !vr.confusion.empty())
       try_plot("confusion matrices", [&] { plots::plot_confusion_matrices(vr.confusion, names, res.save_dir); });
+    if (plots) try_plot("PR/F1/P/R curves", [&] { plots::plot_curves(vr.metrics, names, res.save_dir); });
   }
   if (board) board->plots(res.save_dir, res.epochs_done);
   log::info("Results saved to {}", res.save_dir.string());
