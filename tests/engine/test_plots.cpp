@@ -348,3 +348,21 @@ TEST(Plots, PrCurveIsThePrecisionEnvelope) {
   for (const char* f : {"PR_curve.png", "F1_curve.png", "P_curve.png", "R_curve.png"})
     EXPECT_FALSE(cv::imread((tmp / f).string()).empty()) << f;
 }
+
+// labels.jpg: bar heights follow the class counts (class 1 has 3 of 4 boxes), the centre histogram is dark
+// where the boxes' centres are and white elsewhere.
+TEST(Plots, LabelsImageShowsCountsAndCentres) {
+  std::vector<data::Box> boxes = {{1, 0.25f, 0.25f, 0.1f, 0.2f}, {1, 0.25f, 0.25f, 0.1f, 0.2f}, {1, 0.26f, 0.24f, 0.3f, 0.1f},
+                                  {0, 0.75f, 0.75f, 0.5f, 0.5f}};
+  cv::Mat img = plots::draw_labels(boxes, {"villager", "house"});
+  ASSERT_EQ(img.size(), cv::Size(800, 800));
+  // Instances panel: x 40..389, y 20..359; two bars of width 175. Class 1's bar is full height, class 0's a third.
+  auto col = [&](int x, int y) { return img.at<cv::Vec3b>(y, x); };
+  EXPECT_TRUE(same_bgr(col(40 + 175 + 80, 100), plots::class_color(1)));
+  EXPECT_TRUE(same_bgr(col(40 + 80, 350), plots::class_color(0)));
+  EXPECT_EQ(col(40 + 80, 100), cv::Vec3b(255, 255, 255));  // above class 0's bar
+  // Centre histogram (bottom left, x 40..389, y 420..759; y axis up): (0.25, 0.25) dark, (0.25, 0.75) white.
+  auto at_xy = [&](double x, double y) { return col(40 + static_cast<int>(x * 350), 420 + 339 - static_cast<int>(y * 339)); };
+  EXPECT_LT(at_xy(0.255, 0.255)[2], 200);
+  EXPECT_EQ(at_xy(0.25, 0.75), cv::Vec3b(255, 255, 255));
+}

@@ -434,6 +434,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   h.shear = args.number("shear"), h.perspective = args.number("perspective");
   h.flipud = args.number("flipud"), h.fliplr = args.number("fliplr"), h.bgr = args.number("bgr");
   h.mosaic = args.number("mosaic"), h.mixup = args.number("mixup");
+  if (plots && !resume) try_plot("labels.jpg", [&] { plots::plot_labels(items, names, single_cls, res.save_dir / "labels.jpg"); });
   Loader train_loader(std::move(items), lo);
 
   const std::string val_split = ds.has_split("val") ? "val" : (ds.has_split("test") ? "test" : "");
