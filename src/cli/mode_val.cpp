@@ -155,6 +155,7 @@ int run_val(const Settings& s) {
   o.save_dir = rd.path;
   const bool plots = s.boolean("plots");
   o.confusion = plots;  // confusion_matrix(_normalized).png beside the results, as upstream's val
+  o.plot_batches = plots;
 
   engine::Validator v(o);
   engine::ValResult vr;

@@ -293,12 +293,28 @@ TEST(Plots, ValidatorHandsOverTheConfusionMatrix) {
     vo.batch = 2;
     vo.print = false;
     vo.confusion = confusion;
+    vo.plot_batches = confusion;
+    vo.save_dir = tmp / "val";
     return Validator(vo).run(fwd, loader, 2, {"a", "b"});
   };
+  fs::create_directories(tmp / "val");
   const ValResult on = run(true);
   const std::vector<std::vector<double>> want = {{2, 1, 0}, {0, 1, 1}, {0, 0, 0}};
   EXPECT_EQ(on.confusion, want);
+  // val_batch{0,1}: 2 batches of 2 images; the predictions differ from the labels (image 3's class, image 2's
+  // extra box), the conf 0.1 box of image 0 is below the drawing threshold 0.25.
+  for (int k = 0; k < 2; ++k) {
+    cv::Mat lab = cv::imread((tmp / "val" / ("val_batch" + std::to_string(k) + "_labels.jpg")).string());
+    cv::Mat pred = cv::imread((tmp / "val" / ("val_batch" + std::to_string(k) + "_pred.jpg")).string());
+    ASSERT_FALSE(lab.empty() || pred.empty()) << k;
+    ASSERT_EQ(lab.size(), pred.size());
+    if (k == 1) EXPECT_GT(cv::norm(lab, pred, cv::NORM_L1), 1000.0);
+  }
+  EXPECT_FALSE(fs::exists(tmp / "val" / "val_batch2_labels.jpg"));
+  fs::remove_all(tmp / "val");
+  fs::create_directories(tmp / "val");
   EXPECT_TRUE(run(false).confusion.empty());
+  EXPECT_FALSE(fs::exists(tmp / "val" / "val_batch0_labels.jpg"));
 }
 
 // A curve lands where its values say: a class line y = x from (0,0) to (1,1) in its class colour, the mean in

@@ -761,6 +761,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     ValidatorOptions fo = vo;
     fo.verbose = true;
     fo.confusion = plots;
+    fo.plot_batches = plots;
     Validator final_val(fo);
     ValResult vr = final_val.run(bm, *val_loader, nc, names, nullptr);
     res.final_metrics = vr.metrics;
