@@ -178,7 +178,17 @@ class Interop(unittest.TestCase):
         copy = ARGS["work"] / "resume_u" / "last.pt"
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ck, copy)
-        got, p = oracle("resume", copy)
+        # Ultralytics continues in the run folder named by train_args.save_dir, i.e. this yolocpp run: keep the
+        # run's own weights for the other tests.
+        weights = self.run_dir / "weights"
+        backup = ARGS["work"] / "weights_backup"
+        shutil.rmtree(backup, ignore_errors=True)
+        shutil.copytree(weights, backup)
+        try:
+            got, p = oracle("resume", copy)
+        finally:
+            shutil.rmtree(weights)
+            shutil.copytree(backup, weights)
         self.assertIsNotNone(got, p.stdout[-4000:])
         print(f"[interop] Ultralytics resumed a yolocpp epoch-0 checkpoint: {got}")
         self.assertEqual(got["start_epoch"], 1)
