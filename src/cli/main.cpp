@@ -41,13 +41,13 @@ const std::vector<Mode>& modes() {
        "lr0 lrf momentum weight_decay warmup_epochs cos_lr close_mosaic resume amp fraction freeze seed "
        "deterministic single_cls rect cache save_period val plots and the augmentation settings (hsv_h hsv_s "
        "hsv_v degrees translate scale shear perspective flipud fliplr bgr mosaic mixup)",
-       "yolocpp train data=coco8.yaml model=yolo11n.pt epochs=100 imgsz=640\n"
+       "yolocpp synth out=demo && yolocpp train data=demo/dataset.yaml model=yolo11n.yaml epochs=100 imgsz=640\n"
        "  yolocpp train data=my.yaml model=yolo11n.yaml batch=-1 patience=20 name=exp\n"
        "  yolocpp train resume=True model=runs/detect/exp/weights/last.pt"},
       {"val", plain<cli::run_val>, "validate a model (mAP, precision, recall) on a dataset split",
        "model data split batch imgsz conf iou max_det half device rect save_json plots project name",
-       "yolocpp val model=runs/detect/train/weights/best.pt data=coco8.yaml\n"
-       "  yolocpp val model=yolo11n.pt data=coco8.yaml split=test conf=0.001 iou=0.7"},
+       "yolocpp val model=runs/detect/train/weights/best.pt data=demo/dataset.yaml\n"
+       "  yolocpp val model=runs/detect/train/weights/best.pt split=val conf=0.001 iou=0.7  (data= from the checkpoint)"},
       {"predict", plain<cli::run_predict>, "run a model on images, folders or videos",
        "model source imgsz conf iou max_det classes agnostic_nms half device vid_stride save save_txt save_conf "
        "save_crop show_labels show_conf show_boxes line_width project name",
@@ -57,11 +57,11 @@ const std::vector<Mode>& modes() {
       {"export", plain<cli::run_export>, "export a model to another format",
        "model format imgsz batch half dynamic simplify opset optimize nms device",
        "yolocpp export model=yolo11n.pt format=onnx\n"
-       "  yolocpp export model=best.pt format=torchscript imgsz=[480,640]"},
+       "  yolocpp export model=best.pt format=onnx imgsz=[480,640] dynamic=True"},
 #endif
       {"check", plain<cli::run_check>, "check a dataset: images, labels, instances per class, problems",
        "data single_cls",
-       "yolocpp check data=coco8.yaml\n"
+       "yolocpp check data=demo/dataset.yaml\n"
        "  yolocpp check            (the built-in demo dataset)"},
       {"pack", plain<cli::run_pack>, "pack a dataset into one relocatable, verified .tar.gz",
        "data out",
@@ -117,8 +117,9 @@ void print_usage() {
       "\nSettings use Ultralytics' names and defaults (`yolocpp cfg` lists them all); cfg=FILE.yaml applies a\n"
       "yaml of settings first, then the command line wins. Booleans: True/False.\n\n"
       "examples:\n"
-      "  yolocpp train data=coco8.yaml model=yolo11n.pt epochs=10 imgsz=640\n"
-      "  yolocpp val model=runs/detect/train/weights/best.pt data=coco8.yaml\n"
+      "  yolocpp synth out=demo\n"
+      "  yolocpp train data=demo/dataset.yaml model=yolo11n.yaml epochs=10 imgsz=640\n"
+      "  yolocpp val model=runs/detect/train/weights/best.pt data=demo/dataset.yaml\n"
       "  yolocpp predict model=yolo11n.pt source=bus.jpg conf=0.25\n"
       "  yolocpp export model=yolo11n.pt format=onnx\n"
       "  yolocpp cfg epochs=3\n");
@@ -214,6 +215,7 @@ int dispatch(std::vector<std::string> args) {
 
   Settings s = Settings::from_args(args);
   s.set("mode", mode);
+  if (mode != "cfg") cli::warn_ignored_settings(s);
 
   return m->run(sub, s);
 }

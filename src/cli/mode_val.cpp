@@ -132,6 +132,7 @@ int run_val(const Settings& s) {
   o.save_dir = rd.path;
   const bool plots = s.boolean("plots");
   o.confusion = plots;  // confusion_matrix(_normalized).png beside the results, as upstream's val
+  o.plot_batches = plots;
 
   engine::Validator v(o);
   engine::ValResult vr;
@@ -152,6 +153,7 @@ int run_val(const Settings& s) {
     const std::vector<std::string> names = single_cls ? std::vector<std::string>{"item"} : ds.names;
     try {
       engine::plots::plot_confusion_matrices(vr.confusion, names, rd.path);
+      engine::plots::plot_curves(vr.metrics, names, rd.path);
     } catch (const std::exception& e) {
       log::warn("plots: could not write the confusion matrices to {}: {}", rd.path.string(), e.what());
     }

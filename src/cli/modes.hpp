@@ -21,6 +21,8 @@ int run_synth(const Settings& s);
 int run_info(const Settings& s);
 // Prints the effective settings as yaml.
 int run_cfg(const Settings& s);
+// One warning per accepted-but-ignored setting the user changed (save_crop, nms, int8, ...): cli/ignored_settings.cpp.
+void warn_ignored_settings(const Settings& s);
 // cloud has sub-commands (train, attach, logs, ls, down, gc): they arrive in `sub`.
 int run_cloud(const std::string& sub, const Settings& s);
 

@@ -126,3 +126,45 @@ TEST(Cli, UnsupportedTaskIsAClearError) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_TRUE(has(r.out, "detection only")) << r.out;
 }
+
+// Accepted-but-ignored settings say so once (never silently dropped); left at their defaults they say nothing.
+TEST(Cli, IgnoredSettingsWarnOnce) {
+  YOLOCPP_REQUIRE_SHARED();
+  yolocpp::test::TempDir t;
+  const auto fx = yolocpp::test::fixtures_dir();
+  const std::string base = "predict model=" + (fx / "yolo11n_nc3_random.pt").string() + " source=" +
+                           (fx / "bus.jpg").string() + " save=False project=" + t.path().string() + " name=p exist_ok=True";
+  auto r = cli(base + " save_crop=True show=True augment=True visualize=True embed=[1,2]");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  for (const char* w : {"save_crop is not supported yet; ignored", "show is not supported", "augment (test-time",
+                        "visualize (feature-map images) is not supported", "embed (feature vectors) is not supported"}) {
+    const auto first = r.out.find(w);
+    EXPECT_NE(first, std::string::npos) << w << "\n" << r.out;
+    EXPECT_EQ(r.out.find(w, first + 1), std::string::npos) << "warned twice: " << w;
+  }
+  r = cli(base + " save_crop=False");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_FALSE(has(r.out, "not supported")) << r.out;
+  std::filesystem::copy_file(fx / "yolo11n_nc3_random.pt", t / "best.pt");
+  r = cli("export model=" + (t / "best.pt").string() + " format=onnx imgsz=64 nms=True int8=True optimize=True");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  for (const char* w : {"nms=True is not supported yet", "int8 quantization is not supported yet", "optimize is a TorchScript"})
+    EXPECT_TRUE(has(r.out, w)) << w << "\n" << r.out;
+}
+
+// The examples in the help texts run: no datasets or formats yolocpp does not have.
+TEST(Cli, HelpExamplesNameOnlyWhatExists) {
+  YOLOCPP_REQUIRE_SHARED();
+  std::string all = cli("help").out;
+  for (const char* m : {"train", "val", "predict", "export", "check"}) all += cli(std::string(m) + " help").out;
+  EXPECT_FALSE(has(all, "coco8")) << all;
+  EXPECT_FALSE(has(all, "torchscript")) << all;
+  yolocpp::test::TempDir t;
+  const std::string in = "cd " + t.path().string() + " && " + YOLOCPP_BIN + " ";
+  ASSERT_EQ(yolocpp::test::run_cmd(in + "synth out=demo images=8 imgsz=160").rc, 0);
+  auto r = yolocpp::test::run_cmd(in + "check data=demo/dataset.yaml");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  std::filesystem::copy_file(yolocpp::test::fixtures_dir() / "yolo11n_nc3_random.pt", t / "best.pt");
+  r = yolocpp::test::run_cmd(in + "export model=best.pt format=onnx imgsz=[480,640] dynamic=True");
+  EXPECT_EQ(r.rc, 0) << r.out;
+}

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/test_util.hpp"
+#include "yolocpp/util/tb_events.hpp"
 
 using yolocpp::test::run_cmd;
 using yolocpp::test::TempDir;
@@ -304,4 +305,38 @@ TEST(TrainE2E, PlotsWrittenOnlyWhenAsked) {
   ASSERT_EQ(off.rc, 0) << off.out;
   for (const auto& f : files) EXPECT_FALSE(fs::exists(tmp / "runs" / "off" / f)) << f;
   EXPECT_TRUE(fs::exists(tmp / "runs" / "off" / "results.csv"));
+}
+
+// tensorboard=True: one event file in the run folder, CRC-valid, with the version record, one scalar event per
+// epoch (results.csv's columns) and the final plots as image events; without it, no event file. The records are
+// decoded field by field in tests/util/test_tb_events.cpp; here the counts and tags tell the run's story.
+TEST(TrainE2E, TensorboardEventsPerEpoch) {
+  TempDir tmp;
+  const fs::path yaml = make_synth(tmp / "synth", 12, 64);
+  auto train = [&](const std::string& name, const std::string& extra) {
+    return run_cmd("cd " + tmp.path().string() + " && " + bin() + " train model=yolo11n.yaml data=" + yaml.string() +
+                   " imgsz=64 device=cpu epochs=2 batch=4 nbs=4 warmup_epochs=0 workers=0 seed=3 project=" +
+                   (tmp / "runs").string() + " name=" + name + " " + extra);
+  };
+  auto r = train("tb", "tensorboard=True plots=True");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "TensorBoard: start with 'tensorboard --logdir")) << r.out;
+  std::vector<fs::path> events;
+  for (const auto& e : fs::directory_iterator(tmp / "runs" / "tb"))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) events.push_back(e.path());
+  ASSERT_EQ(events.size(), 1u);
+  const auto recs = yolocpp::util::read_event_records(events[0]);
+  ASSERT_GE(recs.size(), 1u + 2u + 1u);
+  EXPECT_NE(recs[0].find("brain.Event:2"), std::string::npos);
+  for (int i = 1; i <= 2; ++i) {
+    EXPECT_NE(recs[i].find("metrics/mAP50(B)"), std::string::npos) << i;
+    EXPECT_NE(recs[i].find("lr/pg0"), std::string::npos) << i;
+  }
+  bool results_png = false;
+  for (size_t i = 3; i < recs.size(); ++i) results_png = results_png || recs[i].find("\x89PNG") != std::string::npos;
+  EXPECT_TRUE(results_png) << "results.png should be logged as an image";
+  auto off = train("notb", "plots=False");
+  ASSERT_EQ(off.rc, 0) << off.out;
+  for (const auto& e : fs::directory_iterator(tmp / "runs" / "notb"))
+    EXPECT_EQ(e.path().filename().string().find("tfevents"), std::string::npos) << e.path();
 }

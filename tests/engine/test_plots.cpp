@@ -293,10 +293,92 @@ TEST(Plots, ValidatorHandsOverTheConfusionMatrix) {
     vo.batch = 2;
     vo.print = false;
     vo.confusion = confusion;
+    vo.plot_batches = confusion;
+    vo.save_dir = tmp / "val";
     return Validator(vo).run(fwd, loader, 2, {"a", "b"});
   };
+  fs::create_directories(tmp / "val");
   const ValResult on = run(true);
   const std::vector<std::vector<double>> want = {{2, 1, 0}, {0, 1, 1}, {0, 0, 0}};
   EXPECT_EQ(on.confusion, want);
+  // val_batch{0,1}: 2 batches of 2 images; the predictions differ from the labels (image 3's class, image 2's
+  // extra box), the conf 0.1 box of image 0 is below the drawing threshold 0.25.
+  for (int k = 0; k < 2; ++k) {
+    cv::Mat lab = cv::imread((tmp / "val" / ("val_batch" + std::to_string(k) + "_labels.jpg")).string());
+    cv::Mat pred = cv::imread((tmp / "val" / ("val_batch" + std::to_string(k) + "_pred.jpg")).string());
+    ASSERT_FALSE(lab.empty() || pred.empty()) << k;
+    ASSERT_EQ(lab.size(), pred.size());
+    if (k == 1) EXPECT_GT(cv::norm(lab, pred, cv::NORM_L1), 1000.0);
+  }
+  EXPECT_FALSE(fs::exists(tmp / "val" / "val_batch2_labels.jpg"));
+  fs::remove_all(tmp / "val");
+  fs::create_directories(tmp / "val");
   EXPECT_TRUE(run(false).confusion.empty());
+  EXPECT_FALSE(fs::exists(tmp / "val" / "val_batch0_labels.jpg"));
+}
+
+// A curve lands where its values say: a class line y = x from (0,0) to (1,1) in its class colour, the mean in
+// bold, and nothing drawn in the upper-left triangle the line does not cross.
+TEST(Plots, CurveChartDrawsLinesWhereTheValuesSay) {
+  std::vector<double> x(1000), up(1000), flat(1000, 0.25);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = up[i] = static_cast<double>(i) / 999.0;
+  cv::Mat one = plots::draw_curve(x, {up}, {"villager 0.500"}, {2}, "all classes 0.500 mAP@0.5", "Recall", "Precision");
+  cv::Mat two = plots::draw_curve(x, {up, flat}, {"villager", "house"}, {2, 3}, "all", "Confidence", "F1");
+  ASSERT_EQ(one.size(), cv::Size(960, 600));
+  // Plot area: x from 70 to 669, y from 40 to 539 (kL, kT, width 600, height 500).
+  auto px = [](double vx, double vy) { return cv::Point(70 + static_cast<int>(std::lround(vx * 599)), 40 + static_cast<int>(std::lround((1 - vy) * 499))); };
+  // With one class the bold mean hides the class line: the mean's colour at y = x, paper at (0.2, 0.8).
+  auto at = [](const cv::Mat& m, cv::Point p) { return m.at<cv::Vec3b>(p); };
+  const cv::Vec3b mean_col(180, 80, 20);
+  EXPECT_EQ(at(one, px(0.5, 0.5)), mean_col);
+  EXPECT_EQ(at(one, px(0.21, 0.83)), cv::Vec3b(255, 255, 255));
+  // Two classes: the mean of y = x and y = 0.25 passes through (0.5, 0.375); each class line keeps its colour
+  // away from the mean.
+  EXPECT_EQ(at(two, px(0.5, 0.375)), mean_col);
+  auto near = [&](const cv::Mat& m, cv::Point p, const cv::Scalar& c) {  // within one pixel of the point
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx)
+        if (same_bgr(m.at<cv::Vec3b>(p + cv::Point(dx, dy)), c)) return true;
+    return false;
+  };
+  EXPECT_TRUE(near(two, px(0.85, 0.25), plots::class_color(3)));
+  EXPECT_TRUE(near(two, px(0.85, 0.85), plots::class_color(2)));
+  EXPECT_FALSE(near(two, px(0.85, 0.6), plots::class_color(2)));
+}
+
+// The PR curve is the precision envelope at each recall: for one class with hits at ranks 1 and 3 of 4
+// predictions and 2 labels, precision is 1 up to recall 0.5, then 2/3 up to recall 1.
+TEST(Plots, PrCurveIsThePrecisionEnvelope) {
+  const std::vector<uint8_t> tp = {1, 0, 1, 0};
+  const auto r = metrics::ap_per_class(tp, 1, {0.9f, 0.8f, 0.7f, 0.6f}, {0, 0, 0, 0}, {0, 0});
+  ASSERT_EQ(r.pr_curve.size(), 1u);
+  const auto& pr = r.pr_curve[0];
+  ASSERT_EQ(pr.size(), r.x.size());
+  EXPECT_DOUBLE_EQ(pr[0], 1.0);
+  EXPECT_DOUBLE_EQ(pr[400], 1.0);            // recall 0.4
+  EXPECT_NEAR(pr[700], 2.0 / 3.0, 1e-12);    // recall 0.7
+  TempDir tmp;
+  metrics::DetMetrics m;
+  m.curves = r;
+  plots::plot_curves(m, {"villager"}, tmp.path());
+  for (const char* f : {"PR_curve.png", "F1_curve.png", "P_curve.png", "R_curve.png"})
+    EXPECT_FALSE(cv::imread((tmp / f).string()).empty()) << f;
+}
+
+// labels.jpg: bar heights follow the class counts (class 1 has 3 of 4 boxes), the centre histogram is dark
+// where the boxes' centres are and white elsewhere.
+TEST(Plots, LabelsImageShowsCountsAndCentres) {
+  std::vector<data::Box> boxes = {{1, 0.25f, 0.25f, 0.1f, 0.2f}, {1, 0.25f, 0.25f, 0.1f, 0.2f}, {1, 0.26f, 0.24f, 0.3f, 0.1f},
+                                  {0, 0.75f, 0.75f, 0.5f, 0.5f}};
+  cv::Mat img = plots::draw_labels(boxes, {"villager", "house"});
+  ASSERT_EQ(img.size(), cv::Size(800, 800));
+  // Instances panel: x 40..389, y 20..359; two bars of width 175. Class 1's bar is full height, class 0's a third.
+  auto col = [&](int x, int y) { return img.at<cv::Vec3b>(y, x); };
+  EXPECT_TRUE(same_bgr(col(40 + 175 + 80, 100), plots::class_color(1)));
+  EXPECT_TRUE(same_bgr(col(40 + 80, 350), plots::class_color(0)));
+  EXPECT_EQ(col(40 + 80, 100), cv::Vec3b(255, 255, 255));  // above class 0's bar
+  // Centre histogram (bottom left, x 40..389, y 420..759; y axis up): (0.25, 0.25) dark, (0.25, 0.75) white.
+  auto at_xy = [&](double x, double y) { return col(40 + static_cast<int>(x * 350), 420 + 339 - static_cast<int>(y * 339)); };
+  EXPECT_LT(at_xy(0.255, 0.255)[2], 200);
+  EXPECT_EQ(at_xy(0.25, 0.75), cv::Vec3b(255, 255, 255));
 }

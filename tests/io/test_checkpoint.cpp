@@ -45,7 +45,7 @@ TEST(Checkpoint, NativeRoundTripKeepsEverything) {
   TempDir tmp;
   auto ck = small_checkpoint();
   auto path = (tmp / "weights" / "last.pt").string();
-  save_checkpoint(ck, path);
+  save_native_checkpoint(ck, path);  // the format of earlier yolocpp versions must keep loading
   // Only the final file remains (the temporary file was renamed), and it is a ZIP archive.
   size_t files = 0;
   for (auto& e : std::filesystem::directory_iterator(tmp / "weights")) files += e.is_regular_file();
@@ -77,7 +77,7 @@ TEST(Checkpoint, NativeRoundTripKeepsEverything) {
 TEST(Checkpoint, DamagedOrForeignFilesAreRejected) {
   TempDir tmp;
   auto path = (tmp / "ck.pt").string();
-  save_checkpoint(small_checkpoint(), path);
+  save_native_checkpoint(small_checkpoint(), path);
   std::string bytes = util::read_file(path);
   // Flip one byte inside the first tensor record -> CRC failure naming the file.
   ZipReader z(bytes, "x");

@@ -155,7 +155,7 @@ const std::set<std::string>& foreign_keys() {
   static const std::set<std::string> k = {
       "overlap_mask", "mask_ratio", "dropout",  "save_hybrid",  "retina_masks", "keras",
       "pose",         "kobj",       "label_smoothing", "auto_augment", "erasing", "crop_fraction",
-      "tracker",      "save_dir",   "cutmix"};
+      "tracker",      "save_dir",   "cutmix", "compile", "end2end", "rle", "angle"};
   return k;
 }
 
@@ -249,6 +249,7 @@ std::map<std::string, Spec> spec_overrides() {
 
 struct Registry {
   std::vector<std::string> order;
+  std::set<std::string> yolocpp_only;  // keys below the "yolocpp-only settings" banner of cfg/default.yaml
   std::map<std::string, std::string> defaults;  // canonical text
   std::map<std::string, Spec> specs;
 };
@@ -266,6 +267,12 @@ const Registry& registry() {
       root = YAML::Load(it->second);
     } catch (const YAML::Exception& e) {
       throw ConfigError(std::string("cfg/default.yaml (embedded) is not valid YAML: ") + e.what());
+    }
+    // Keys listed after the banner are ours alone: args.yaml leaves them out so Ultralytics accepts the file.
+    if (size_t banner = it->second.find("yolocpp-only settings"); banner != std::string::npos) {
+      YAML::Node ours = YAML::Load(it->second.substr(it->second.find('\n', banner) + 1));
+      if (ours.IsMap())
+        for (const auto& kv : ours) r.yolocpp_only.insert(kv.first.as<std::string>());
     }
     auto overrides = spec_overrides();
     for (const auto& kv : root) {
@@ -639,9 +646,12 @@ std::vector<int64_t> Settings::int_list(const std::string& key) const {
 
 std::vector<std::string> Settings::keys() const { return order_.empty() ? registry().order : order_; }
 
-std::string Settings::dump_yaml() const {
+bool Settings::is_yolocpp_only(const std::string& key) { return registry().yolocpp_only.count(key) > 0; }
+
+std::string Settings::dump_yaml(Scope scope) const {
   std::string out;
   for (const auto& k : keys()) {
+    if (scope != Scope::All && is_yolocpp_only(k) != (scope == Scope::YolocppOnly)) continue;
     auto it = registry().specs.find(k);
     out += k + ": " + yaml_scalar(value_of(values_, k), it->second.kind) + "\n";
   }

@@ -32,7 +32,12 @@ class Settings {
   std::vector<int64_t> int_list(const std::string& key) const;  // "640", "[640, 480]", "0,1"
 
   std::vector<std::string> keys() const;         // in cfg/default.yaml order
-  std::string dump_yaml() const;                 // "key: value" lines in that order (args.yaml)
+  // "key: value" lines in that order. Ultralytics: only the keys Ultralytics has (args.yaml, which its own
+  // config check accepts); YolocppOnly: the rest (yolocpp_args.yaml next to it).
+  enum class Scope { All, Ultralytics, YolocppOnly };
+  std::string dump_yaml(Scope scope = Scope::All) const;
+  // A setting Ultralytics does not have (listed under the yolocpp-only banner of cfg/default.yaml).
+  static bool is_yolocpp_only(const std::string& key);
 
   // The known setting closest to a mistyped one ("lr" -> "lr0"), or "" when none is close.
   static std::string suggest(const std::string& unknown_key);

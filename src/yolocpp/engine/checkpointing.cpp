@@ -14,6 +14,7 @@ io::Checkpoint make_train_checkpoint(nn::DetectionModel& model, ModelEMA& ema, c
   for (auto& kv : ck.weights) kv.second = kv.second.to(torch::kCPU);
   ck.ema_updates = ema.updates();
   ck.optimizer = t.optimizer;
+  ck.ultralytics_optimizer = t.torch_optimizer;
   ck.epoch = t.epoch;
   ck.best_fitness = t.best_fitness;
   ck.train_args_yaml = t.train_args_yaml;
@@ -27,6 +28,7 @@ void strip_checkpoint(const fs::path& path) {
   ck.ema.clear();
   ck.ema_updates = 0;
   ck.optimizer.clear();
+  ck.ultralytics_optimizer.reset();
   ck.best_fitness.reset();
   ck.epoch = -1;
   ck.date.clear();  // refreshed on save

@@ -1,4 +1,4 @@
-// Training checkpoints (spec yolo11.md §4.13) in yolocpp's native format (io/checkpoint.hpp): last.pt every
+// Training checkpoints (spec yolo11.md §4.13) in Ultralytics' layout with yolocpp's extras (io/checkpoint.hpp): last.pt every
 // epoch, best.pt on improvement, and the end-of-training strip that leaves only the final (EMA) weights.
 #pragma once
 #include <torch/torch.h>
@@ -21,6 +21,7 @@ struct TrainCheckpoint {
   std::string optimizer;                  // save_optimizer_state bytes
   std::string train_args_yaml;            // args.yaml text incl. save_dir
   std::string metrics_json;               // last validation (train_metrics), JSON object
+  std::optional<io::OptimizerState> torch_optimizer;  // export_torch_optimizer_state, for Ultralytics' resume
 };
 
 // The model's float32 weights (for exact resume) plus the EMA weights and update count.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "yolocpp/engine/schedule.hpp"
 #include "yolocpp/util/error.hpp"
@@ -144,6 +145,118 @@ void set_group_momentum(torch::optim::Optimizer& opt, size_t group, double momen
   auto& o = opt.param_groups().at(group).options();
   if (auto* s = dynamic_cast<torch::optim::SGDOptions*>(&o)) s->momentum(momentum);
   else if (auto* r = dynamic_cast<torch::optim::RMSpropOptions*>(&o)) r->momentum(momentum);
+}
+
+namespace {
+
+std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+}  // namespace
+
+std::optional<io::OptimizerState> export_torch_optimizer_state(torch::optim::Optimizer& opt) {
+  io::OptimizerState st;
+  int64_t index = 0;
+  for (auto& g : opt.param_groups()) {
+    io::OptimizerParamGroup pg;
+    auto& o = g.options();
+    if (auto* s = dynamic_cast<torch::optim::SGDOptions*>(&o)) {
+      pg.values = {{"lr", s->lr()}, {"momentum", s->momentum()}, {"dampening", s->dampening()},
+                   {"weight_decay", s->weight_decay()}};
+      pg.flags = {{"nesterov", s->nesterov()}, {"maximize", false}, {"differentiable", false}};
+    } else if (auto* a = dynamic_cast<torch::optim::AdamOptions*>(&o)) {
+      pg.values = {{"lr", a->lr()}, {"betas.0", std::get<0>(a->betas())}, {"betas.1", std::get<1>(a->betas())},
+                   {"eps", a->eps()}, {"weight_decay", a->weight_decay()}};
+      pg.flags = {{"amsgrad", a->amsgrad()}, {"maximize", false}, {"capturable", false}, {"differentiable", false}};
+    } else if (auto* w = dynamic_cast<torch::optim::AdamWOptions*>(&o)) {
+      pg.values = {{"lr", w->lr()}, {"betas.0", std::get<0>(w->betas())}, {"betas.1", std::get<1>(w->betas())},
+                   {"eps", w->eps()}, {"weight_decay", w->weight_decay()}};
+      pg.flags = {{"amsgrad", w->amsgrad()}, {"maximize", false}, {"capturable", false}, {"differentiable", false}};
+    } else {
+      return std::nullopt;
+    }
+    for (const auto& p : g.params()) {
+      pg.params.push_back(index);
+      auto it = opt.state().find(state_key(p));
+      if (it != opt.state().end()) {
+        auto& slot = st.state[index];
+        if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(it->second.get())) {
+          if (s->momentum_buffer().defined()) slot["momentum_buffer"] = s->momentum_buffer().to(torch::kCPU);
+        } else if (auto* a = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) {
+          slot["step"] = torch::tensor(static_cast<float>(a->step()));
+          slot["exp_avg"] = a->exp_avg().to(torch::kCPU);
+          slot["exp_avg_sq"] = a->exp_avg_sq().to(torch::kCPU);
+        } else if (auto* w = dynamic_cast<torch::optim::AdamWParamState*>(it->second.get())) {
+          slot["step"] = torch::tensor(static_cast<float>(w->step()));
+          slot["exp_avg"] = w->exp_avg().to(torch::kCPU);
+          slot["exp_avg_sq"] = w->exp_avg_sq().to(torch::kCPU);
+        }
+        if (slot.empty()) st.state.erase(index);
+      }
+      ++index;
+    }
+    st.param_groups.push_back(std::move(pg));
+  }
+  return st;
+}
+
+void import_torch_optimizer_state(torch::optim::Optimizer& opt, const io::OptimizerState& st, const std::string& label) {
+  auto& groups = opt.param_groups();
+  if (st.param_groups.size() != groups.size())
+    throw ConfigError(fmt::format("{}: its optimizer has {} parameter groups, this run has {}; it cannot be resumed "
+                                  "(start a new run with model={})", label, st.param_groups.size(), groups.size(), label));
+  auto value = [](const io::OptimizerParamGroup& g, const char* k, double fallback) {
+    auto it = g.values.find(k);
+    return it == g.values.end() ? fallback : it->second;
+  };
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const auto& sg = st.param_groups[gi];
+    auto& g = groups[gi];
+    if (sg.params.size() != g.params().size())
+      throw ConfigError(fmt::format("{}: optimizer group {} has {} parameters, this model {}; it cannot be resumed", label,
+                                    gi, sg.params.size(), g.params().size()));
+    auto& o = g.options();
+    o.set_lr(value(sg, "lr", o.get_lr()));
+    if (auto* s = dynamic_cast<torch::optim::SGDOptions*>(&o)) {
+      s->momentum(value(sg, "momentum", s->momentum())).weight_decay(value(sg, "weight_decay", s->weight_decay()));
+    } else if (auto* a = dynamic_cast<torch::optim::AdamOptions*>(&o)) {
+      a->weight_decay(value(sg, "weight_decay", a->weight_decay()));
+      a->betas({value(sg, "betas.0", std::get<0>(a->betas())), value(sg, "betas.1", std::get<1>(a->betas()))});
+    } else if (auto* w = dynamic_cast<torch::optim::AdamWOptions*>(&o)) {
+      w->weight_decay(value(sg, "weight_decay", w->weight_decay()));
+      w->betas({value(sg, "betas.0", std::get<0>(w->betas())), value(sg, "betas.1", std::get<1>(w->betas()))});
+    }
+    for (size_t j = 0; j < sg.params.size(); ++j) {
+      const torch::Tensor& p = g.params()[j];
+      auto it = st.state.find(sg.params[j]);
+      if (it == st.state.end()) continue;
+      auto get = [&](const char* k) -> torch::Tensor {
+        auto t = it->second.find(k);
+        if (t == it->second.end()) return {};
+        if (t->second.sizes() != p.sizes() && t->second.dim() > 0)
+          throw ConfigError(fmt::format("{}: optimizer state '{}' of parameter {} has shape {} but the model needs {}", label,
+                                        k, sg.params[j], fmt::join(t->second.sizes(), "x"), fmt::join(p.sizes(), "x")));
+        return t->second.dim() > 0 ? t->second.to(p.device(), p.scalar_type()).clone() : t->second;
+      };
+      if (dynamic_cast<torch::optim::SGDOptions*>(&o)) {
+        auto s = std::make_unique<torch::optim::SGDParamState>();
+        if (auto m = get("momentum_buffer"); m.defined()) s->momentum_buffer(m);
+        opt.state()[state_key(p)] = std::move(s);
+      } else if (dynamic_cast<torch::optim::AdamOptions*>(&o) || dynamic_cast<torch::optim::AdamWOptions*>(&o)) {
+        auto ea = get("exp_avg"), eq = get("exp_avg_sq"), step = get("step");
+        if (!ea.defined() || !eq.defined()) continue;
+        const int64_t n = step.defined() ? static_cast<int64_t>(step.item<double>()) : 0;
+        if (dynamic_cast<torch::optim::AdamOptions*>(&o)) {
+          auto s = std::make_unique<torch::optim::AdamParamState>();
+          s->step(n).exp_avg(ea).exp_avg_sq(eq);
+          opt.state()[state_key(p)] = std::move(s);
+        } else {
+          auto s = std::make_unique<torch::optim::AdamWParamState>();
+          s->step(n).exp_avg(ea).exp_avg_sq(eq);
+          opt.state()[state_key(p)] = std::move(s);
+        }
+      }
+    }
+  }
 }
 
 std::string save_optimizer_state(torch::optim::Optimizer& opt) {

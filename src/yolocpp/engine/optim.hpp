@@ -7,8 +7,11 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "yolocpp/io/ultralytics_pt.hpp"
 
 namespace yolocpp::engine {
 
@@ -53,6 +56,14 @@ void set_group_lr(torch::optim::Optimizer& opt, size_t group, double lr);
 // False for Adam-family groups, which have no `momentum` entry (warmup leaves them alone).
 bool has_momentum(torch::optim::Optimizer& opt, size_t group);
 void set_group_momentum(torch::optim::Optimizer& opt, size_t group, double momentum);
+
+// The optimizer state in torch's Python state_dict layout (the `optimizer` key of an Ultralytics last.pt):
+// SGD momentum buffers or Adam/AdamW moments, parameters numbered across the groups in order, group
+// hyperparameters by their Python names. nullopt for RMSProp (not written).
+std::optional<io::OptimizerState> export_torch_optimizer_state(torch::optim::Optimizer& opt);
+// The reverse, to resume an Ultralytics last.pt. Throws ConfigError naming `label` when the groups or shapes do
+// not match this optimizer (another model or optimizer).
+void import_torch_optimizer_state(torch::optim::Optimizer& opt, const io::OptimizerState& st, const std::string& label);
 
 // Optimizer state to bytes and back (torch::serialize archives), for checkpoints.
 std::string save_optimizer_state(torch::optim::Optimizer& opt);

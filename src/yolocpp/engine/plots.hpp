@@ -10,7 +10,9 @@
 
 #include <opencv2/core.hpp>
 
+#include "yolocpp/data/scan.hpp"
 #include "yolocpp/engine/batch.hpp"
+#include "yolocpp/metrics/ap.hpp"
 
 namespace yolocpp::engine::plots {
 
@@ -47,6 +49,20 @@ cv::Mat draw_confusion_matrix(const std::vector<std::vector<double>>& m, const s
 
 // Encodes `img` by the extension of `path` (.jpg / .png) and writes it atomically. Throws IoError.
 void save_image(const fs::path& path, const cv::Mat& img);
+
+// One curve chart (engine/plots_curves.cpp): x and each y in [0, 1], a thin line per class (class_color of
+// classes[i]), the mean of all ys in bold with `mean_label`, a legend with `labels` when there are < 21.
+cv::Mat draw_curve(const std::vector<double>& x, const std::vector<std::vector<double>>& ys,
+                   const std::vector<std::string>& labels, const std::vector<int>& classes, const std::string& mean_label,
+                   const std::string& xlabel, const std::string& ylabel);
+// PR_curve.png, F1_curve.png, P_curve.png, R_curve.png from a validation's curves (nothing without GT classes).
+void plot_curves(const metrics::DetMetrics& m, const std::vector<std::string>& names, const fs::path& save_dir);
+
+// labels.jpg (engine/plots_labels.cpp): instances per class, the box shapes, 2-D histograms of the box centres
+// and sizes, from normalised training labels.
+cv::Mat draw_labels(const std::vector<data::Box>& boxes, const std::vector<std::string>& names);
+void plot_labels(const std::vector<data::ImageLabels>& items, const std::vector<std::string>& names, bool single_cls,
+                 const fs::path& path);
 
 // The file writers the trainer calls.
 void plot_train_batch(const Batch& b, const std::vector<std::string>& names, const fs::path& path);

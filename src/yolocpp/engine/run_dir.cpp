@@ -1,6 +1,7 @@
 #include "yolocpp/engine/run_dir.hpp"
 
 #include "yolocpp/util/error.hpp"
+#include "yolocpp/util/fs.hpp"
 
 namespace yolocpp::engine {
 
@@ -19,6 +20,14 @@ RunDir make_run_dir(const fs::path& project, const std::string& name, bool exist
     if (ec) throw IoError("cannot create run folder '" + (proj / cand).string() + "': " + ec.message());
   }
   throw IoError("run directory: " + (proj / base).string() + "2 .. 9999 all exist; pass another name= or project=");
+}
+
+void write_run_args(const fs::path& save_dir, const config::Settings& args) {
+  using Scope = config::Settings::Scope;
+  util::atomic_write(save_dir / "args.yaml", args.dump_yaml(Scope::Ultralytics) + "save_dir: " + save_dir.string() + "\n");
+  util::atomic_write(save_dir / "yolocpp_args.yaml",
+                     "# yolocpp-only settings of this run (Ultralytics' settings are in args.yaml)\n" +
+                         args.dump_yaml(Scope::YolocppOnly));
 }
 
 }  // namespace yolocpp::engine

@@ -27,6 +27,7 @@
 #include "yolocpp/engine/optim.hpp"
 #include "yolocpp/engine/plots.hpp"
 #include "yolocpp/engine/run_dir.hpp"
+#include "yolocpp/engine/tensorboard.hpp"
 #include "yolocpp/engine/schedule.hpp"
 #include "yolocpp/engine/sync_bn.hpp"
 #include "yolocpp/engine/validator.hpp"
@@ -110,11 +111,8 @@ ResumeState prepare_resume(config::Settings& args) {
   if (!fs::exists(st.path))
     throw ConfigError("resume=" + r + ": no such checkpoint; pass resume=True or resume=path/to/weights/last.pt");
   st.ck = io::load_checkpoint(st.path.string());
-  if (st.ck.format != "yolocpp")
-    throw ConfigError("resume=" + st.path.string() +
-                      " is an Ultralytics checkpoint; resume needs a yolocpp last.pt (start a new run with model=" +
-                      st.path.string() + " instead)");
-  if (st.ck.epoch < 0 || st.ck.optimizer.empty())
+  // An Ultralytics last.pt resumes too: its EMA network, torch optimizer state and train_args.
+  if (st.ck.epoch < 0 || (st.ck.optimizer.empty() && !st.ck.ultralytics_optimizer))
     throw ConfigError(st.path.string() + " is from a finished training, nothing to resume; start a new training "
                       "with model=" + st.path.string() + " instead of resume");
   if (st.ck.train_args_yaml.empty())
@@ -310,7 +308,9 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   res.last = wdir / "last.pt";
   res.best = wdir / "best.pt";
   const std::string args_yaml = args.dump_yaml() + "save_dir: " + res.save_dir.string() + "\n";
-  if (!resume && main_rank) util::atomic_write(res.save_dir / "args.yaml", args_yaml);
+  if (!resume && main_rank) write_run_args(res.save_dir, args);
+  std::optional<TrainBoard> board;
+  if (main_rank && args.boolean("tensorboard")) board.emplace(res.save_dir);
   // plots=True (rank 0): train_batch0-2.jpg, results.png per epoch, the final confusion matrices. A plot
   // that fails to write is a warning: it never costs a training run.
   const bool plots = main_rank && args.boolean("plots");
@@ -364,7 +364,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   }
   double batch_f = args.number("batch");
   if (batch_f < 1) {
-    log::warn("AutoBatch (batch={}) needs CUDA memory statistics; using batch=16", args.str("batch"));
+    log::warn("batch={} (AutoBatch) is not supported yet; using batch=16 (give batch= what fits your device)",
+              args.str("batch"));
     batch_f = 16;
   }
   // `batch` is the global batch (accumulation, weight decay and warmup follow it, as upstream); each rank
@@ -412,6 +413,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   h.shear = args.number("shear"), h.perspective = args.number("perspective");
   h.flipud = args.number("flipud"), h.fliplr = args.number("fliplr"), h.bgr = args.number("bgr");
   h.mosaic = args.number("mosaic"), h.mixup = args.number("mixup");
+  if (plots && !resume) try_plot("labels.jpg", [&] { plots::plot_labels(items, names, single_cls, res.save_dir / "labels.jpg"); });
   Loader train_loader(std::move(items), lo);
 
   const std::string val_split = ds.has_split("val") ? "val" : (ds.has_split("test") ? "test" : "");
@@ -455,7 +457,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
   ParamGroups groups = split_param_groups(*model);
   std::unique_ptr<torch::optim::Optimizer> opt = make_optimizer(choice, groups, decay);
   log::info("{}", optimizer_line(choice, groups, decay));
-  if (resume) load_optimizer_state(*opt, resume->ck.optimizer);
+  if (resume && !resume->ck.optimizer.empty()) load_optimizer_state(*opt, resume->ck.optimizer);
+  else if (resume) import_torch_optimizer_state(*opt, *resume->ck.ultralytics_optimizer, resume->path.string());
   const double initial_lr = choice.lr;
   const double lrf = args.number("lrf");
   const bool cos_lr = args.boolean("cos_lr");
@@ -671,6 +674,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     for (const auto& kv : last_metrics) row.push_back(kv.second);
     for (double lr : lrs) row.push_back(lr);
     append_results_row(csv, row);
+    if (board) board->epoch(row);
     if (plots) try_plot("results.png", [&] { plots::plot_results(csv, res.save_dir / "results.png"); });
 
     bool stop = stopper(epoch + 1, fitness);
@@ -695,7 +699,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     if (args.boolean("save") || final_epoch || stop) {
       auto kv = last_metrics;
       kv.push_back({"fitness", fitness.value_or(0.0)});
-      TrainCheckpoint tc{epoch, best_fitness, save_optimizer_state(*opt), args_yaml, metrics_json(kv)};
+      TrainCheckpoint tc{epoch, best_fitness, save_optimizer_state(*opt), args_yaml, metrics_json(kv),
+                         export_torch_optimizer_state(*opt)};
       io::Checkpoint ck = make_train_checkpoint(model, ema, tc);
       io::save_checkpoint(ck, res.last.string());
       if (best_fitness && fitness && *best_fitness == *fitness) io::save_checkpoint(ck, res.best.string());
@@ -735,12 +740,15 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     ValidatorOptions fo = vo;
     fo.verbose = true;
     fo.confusion = plots;
+    fo.plot_batches = plots;
     Validator final_val(fo);
     ValResult vr = final_val.run(bm, *val_loader, nc, names, nullptr);
     res.final_metrics = vr.metrics;
     if (plots && !vr.confusion.empty())
       try_plot("confusion matrices", [&] { plots::plot_confusion_matrices(vr.confusion, names, res.save_dir); });
+    if (plots) try_plot("PR/F1/P/R curves", [&] { plots::plot_curves(vr.metrics, names, res.save_dir); });
   }
+  if (board) board->plots(res.save_dir, res.epochs_done);
   log::info("Results saved to {}", res.save_dir.string());
   return res;
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "yolocpp/engine/optim.hpp"
+#include "yolocpp/engine/plots.hpp"
 #include "yolocpp/metrics/boxes.hpp"
 #include "yolocpp/metrics/confusion.hpp"
 #include "yolocpp/metrics/nms.hpp"
@@ -106,6 +107,38 @@ ValResult Validator::run(nn::DetectionModel& model, const data::DatasetInfo& ds,
   return run(model, *loader, ds.nc, ds.names, nullptr);
 }
 
+void Validator::plot_batch(const Batch& b, const std::vector<torch::Tensor>& preds, const std::vector<std::string>& names,
+                           int64_t index) const {
+  try {
+    plots::plot_train_batch(b, names, opt_.save_dir / ("val_batch" + std::to_string(index) + "_labels.jpg"));
+    // The same images with the predictions above conf 0.25 (as upstream draws them) in place of the labels.
+    Batch p = b;
+    std::vector<torch::Tensor> bi, cl, bx;
+    const float W = static_cast<float>(b.width()), H = static_cast<float>(b.height());
+    for (size_t i = 0; i < preds.size(); ++i) {
+      torch::Tensor d = preds[i].to(torch::kCPU);
+      if (d.size(0)) d = d.index({d.select(1, 4) > 0.25});
+      if (!d.size(0)) continue;
+      torch::Tensor xyxy = d.slice(1, 0, 4).clone();  // clipped to the image, as the native-space boxes are
+      xyxy.select(1, 0).clamp_(0, W), xyxy.select(1, 2).clamp_(0, W);
+      xyxy.select(1, 1).clamp_(0, H), xyxy.select(1, 3).clamp_(0, H);
+      torch::Tensor xywh = torch::stack({(xyxy.select(1, 0) + xyxy.select(1, 2)) / 2 / W,
+                                         (xyxy.select(1, 1) + xyxy.select(1, 3)) / 2 / H,
+                                         (xyxy.select(1, 2) - xyxy.select(1, 0)) / W,
+                                         (xyxy.select(1, 3) - xyxy.select(1, 1)) / H}, 1);
+      bi.push_back(torch::full({d.size(0)}, static_cast<float>(i)));
+      cl.push_back(d.select(1, 5).view({-1, 1}));
+      bx.push_back(xywh);
+    }
+    p.batch_idx = bi.empty() ? torch::zeros({0}) : torch::cat(bi);
+    p.cls = cl.empty() ? torch::zeros({0, 1}) : torch::cat(cl);
+    p.bboxes = bx.empty() ? torch::zeros({0, 4}) : torch::cat(bx);
+    plots::plot_train_batch(p, names, opt_.save_dir / ("val_batch" + std::to_string(index) + "_pred.jpg"));
+  } catch (const std::exception& e) {
+    log::warn("plots: could not write val_batch{} images: {}", index, e.what());
+  }
+}
+
 ValResult Validator::loop(const RawForward& forward, Loader& loader, int nc, const std::vector<std::string>& names,
                           const loss::DetectionLoss* loss) {
   torch::NoGradGuard no_grad;
@@ -164,6 +197,7 @@ ValResult Validator::loop(const RawForward& forward, Loader& loader, int nc, con
     }
     auto preds = metrics::non_max_suppression(decoded.to(torch::kFloat32), nms);
     t_post += seconds_since(t3);
+    if (opt_.plot_batches && nbatches <= 3 && !opt_.save_dir.empty()) plot_batch(*b, preds, names, nbatches - 1);
 
     const int64_t H = b->height(), W = b->width();
     const auto scale = torch::tensor({float(W), float(H), float(W), float(H)});

@@ -44,6 +44,7 @@ struct ValidatorOptions {
   bool verbose = false;     // per-class rows (always printed by final validations: set it then)
   bool save_json = false;   // save_dir/predictions.json
   bool confusion = false;   // also fill ValResult::confusion (spec §6.6; the trainer's plots)
+  bool plot_batches = false;  // save_dir/val_batch{0,1,2}_labels.jpg and _pred.jpg (predictions with conf > 0.25)
   fs::path save_dir;
 };
 
@@ -83,6 +84,9 @@ class Validator {
   using RawForward = std::function<std::pair<torch::Tensor, std::vector<torch::Tensor>>(const torch::Tensor&)>;
   ValResult loop(const RawForward& forward, Loader& loader, int nc, const std::vector<std::string>& names,
                  const loss::DetectionLoss* loss);
+  // val_batch<index>_labels.jpg / _pred.jpg; a failure is a warning (plots never cost a validation).
+  void plot_batch(const Batch& b, const std::vector<torch::Tensor>& preds, const std::vector<std::string>& names,
+                  int64_t index) const;
 
   ValidatorOptions opt_;
 };

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "yolocpp/io/ultralytics_save.hpp"
 #include "yolocpp/io/zip.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
@@ -120,6 +121,13 @@ Checkpoint load_native(const ZipReader& zip, const std::string& path) {
 }  // namespace
 
 void save_checkpoint(const Checkpoint& ck, const std::string& path) {
+  const std::string bytes = ultralytics_checkpoint_bytes(ck);
+  std::filesystem::path p(path);
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  util::atomic_write(p, bytes);
+}
+
+void save_native_checkpoint(const Checkpoint& ck, const std::string& path) {
   ZipWriter zw;
   json h;
   h["format"] = kFormat;
@@ -161,7 +169,39 @@ void save_checkpoint(const Checkpoint& ck, const std::string& path) {
   util::atomic_write(p, bytes);
 }
 
+namespace {
+
+// A checkpoint yolocpp wrote in Ultralytics' layout: the pickled network is the EMA (or final) weights, the
+// `yolocpp` key the training model, optimizer and settings.
+Checkpoint from_yolocpp_pickle(UltralyticsCheckpoint&& u) {
+  YolocppExtras& x = *u.yolocpp;
+  Checkpoint ck;
+  ck.format = "yolocpp";
+  ck.model_yaml = x.model_yaml;
+  ck.keys = std::move(u.keys);
+  if (!x.weights.empty()) {
+    ck.weights = std::move(x.weights);
+    ck.ema = std::move(u.state);
+  } else {
+    ck.weights = std::move(u.state);
+  }
+  ck.ema_updates = x.ema_updates;
+  ck.optimizer = std::move(x.optimizer);
+  ck.ultralytics_optimizer = std::move(u.optimizer);
+  ck.epoch = u.epoch;
+  ck.best_fitness = u.best_fitness;
+  ck.names = std::move(u.names);
+  ck.train_args_yaml = std::move(x.train_args_yaml);
+  ck.metrics_json = std::move(x.metrics_json);
+  ck.version = std::move(x.version);
+  ck.date = u.date;
+  return ck;
+}
+
+}  // namespace
+
 Checkpoint from_ultralytics(UltralyticsCheckpoint&& u) {
+  if (u.yolocpp) return from_yolocpp_pickle(std::move(u));
   Checkpoint ck;
   ck.format = "ultralytics";
   YAML::Emitter em;

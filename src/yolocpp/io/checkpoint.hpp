@@ -1,6 +1,10 @@
-// Native yolocpp checkpoints (last.pt / best.pt written by our trainer) and one loader for both formats.
+// yolocpp checkpoints (last.pt / best.pt written by our trainer) and one loader for every format.
 //
-// File layout (a ZIP archive, so the same CRC-checked reader serves both formats; no pickle):
+// save_checkpoint writes Ultralytics' own layout (io/ultralytics_save.hpp) so Python tools load our weights;
+// the yolocpp-only state rides in an extra `yolocpp` key. load_checkpoint reads that, Ultralytics' own files,
+// and the native format of yolocpp <= 0.x below (still written by save_native_checkpoint, for tests).
+//
+// Native file layout (a ZIP archive, so the same CRC-checked reader serves both formats; no pickle):
 //   yolocpp_ckpt/header.json      {"format": "yolocpp-checkpoint", "format_version": 1, "yolocpp_version",
 //                                  "date", "epoch", "best_fitness" (null when unset), "names" {"0": "..."},
 //                                  "ema_updates", "model_yaml" (text), "train_args_yaml" (text),
@@ -31,7 +35,7 @@ struct Checkpoint {
   std::map<std::string, torch::Tensor> ema;             // EMA weights, empty when none
   int64_t ema_updates = 0;
   std::string optimizer;                                // opaque bytes; empty when none
-  std::optional<OptimizerState> ultralytics_optimizer;  // SGD/Adam state of an imported Ultralytics last.pt
+  std::optional<OptimizerState> ultralytics_optimizer;  // SGD/Adam state_dict in torch's layout (written and read)
   int64_t epoch = -1;                                   // last finished epoch (0-based); -1 = final weights
   std::optional<double> best_fitness;
   std::map<int, std::string> names;
@@ -44,8 +48,10 @@ struct Checkpoint {
   const std::map<std::string, torch::Tensor>& best_weights() const { return ema.empty() ? weights : ema; }
 };
 
-// Writes atomically (temporary file + rename). Fills `date`/`version` when empty.
+// Writes atomically (temporary file + rename), Ultralytics' layout. Fills `date`/`version` when empty.
 void save_checkpoint(const Checkpoint& ck, const std::string& path);
+// The former native zip+JSON format (kept so old files stay readable and tested).
+void save_native_checkpoint(const Checkpoint& ck, const std::string& path);
 
 // Detects the format (ours or an Ultralytics torch.save zip) and returns one struct. Throws ModelError
 // (or IoError for damaged archives) naming the file.

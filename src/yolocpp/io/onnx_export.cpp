@@ -258,9 +258,11 @@ class ModelEmitter {
     auto q = slice(path, r, 0, kd, 2);
     auto k = slice(path, r, kd, 2 * kd, 2);
     auto v = slice(path, r, 2 * kd, 2 * kd + hd, 2);
+    // The scale multiplies q before the product, not the product: OpenCV 4.6's default layer fusion folds a
+    // constant Mul that follows a MatMul into it wrongly (off by ~65 in the logits), a Mul on a slice it leaves.
+    q = {w_.add1(path, "Mul", {q.name, w_.f(static_cast<float>(a.scale))}), q.shape};
     auto qt = transpose(path, q, {0, 1, 3, 2});
     Val att{w_.add1(path, "MatMul", {qt.name, k.name}), {B, nh, r.shape[3], r.shape[3]}};
-    att = {w_.add1(path, "Mul", {att.name, w_.f(static_cast<float>(a.scale))}), att.shape};
     att = softmax(path, att, -1);  // last axis: the same in the pre-13 (2-D coercing) Softmax
     auto att_t = transpose(path, att, {0, 1, 3, 2});
     Val o{w_.add1(path, "MatMul", {v.name, att_t.name}), v.shape};

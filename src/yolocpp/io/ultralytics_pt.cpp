@@ -122,6 +122,37 @@ OptimizerState read_optimizer(const PValue& opt, const std::string& label) {
   return os;
 }
 
+std::string str_attr(const PValue& d, const char* key) {
+  auto v = d.attr(key);
+  return v && v->is(Kind::Str) ? v->s : std::string();
+}
+
+YolocppExtras read_extras(const PValue& d, const std::string& label) {
+  if (!d.is(Kind::Dict)) throw ModelError(label + ": the 'yolocpp' entry is a " + d.type_name() + ", not a dict; the file is damaged");
+  if (auto v = d.attr("format_version"); v && v->is(Kind::Int) && v->i > 2)
+    throw ModelError(fmt::format("{}: checkpoint format version {} is newer than this yolocpp supports (2); update yolocpp",
+                                 label, v->i));
+  YolocppExtras x;
+  x.version = str_attr(d, "yolocpp_version");
+  x.model_yaml = str_attr(d, "model_yaml");
+  x.train_args_yaml = str_attr(d, "train_args_yaml");
+  x.metrics_json = str_attr(d, "metrics_json");
+  if (auto v = d.attr("ema_updates"); v && v->is(Kind::Int)) x.ema_updates = v->i;
+  if (auto v = d.attr("weights"); v && v->is(Kind::Dict))
+    for (auto& [k, t] : v->entries) {
+      if (!k->is(Kind::Str) || !t->is(Kind::Tensor))
+        throw ModelError(label + ": yolocpp.weights holds a " + t->type_name() + ", expected tensors; the file is damaged");
+      x.keys.push_back(k->s);
+      x.weights[k->s] = t->tensor.contiguous().clone();
+    }
+  if (auto v = d.attr("optimizer"); v && v->is(Kind::Tensor)) {
+    torch::Tensor b = v->tensor.contiguous();
+    if (b.scalar_type() != torch::kByte) throw ModelError(label + ": yolocpp.optimizer is not a byte tensor; the file is damaged");
+    x.optimizer.assign(static_cast<const char*>(b.data_ptr()), static_cast<size_t>(b.numel()));
+  }
+  return x;
+}
+
 }  // namespace
 
 YAML::Node to_yaml(const PValue& v) {
@@ -256,6 +287,7 @@ UltralyticsCheckpoint load_ultralytics_pt(const std::string& path) {
   if (auto v = root->attr("optimizer"); v && v->is(Kind::Dict)) ck.optimizer = read_optimizer(*v, path);
   if (auto v = root->attr("date"); v && v->is(Kind::Str)) ck.date = v->s;
   if (auto v = root->attr("version"); v && v->is(Kind::Str)) ck.version = v->s;
+  if (auto v = root->attr("yolocpp"); v && !v->is_none()) ck.yolocpp = read_extras(*v, path);
   return ck;
 }
 

@@ -27,6 +27,15 @@ struct OptimizerState {
   std::map<int64_t, std::map<std::string, torch::Tensor>> state;  // param index -> {"momentum_buffer": ...} (dtype as stored)
 };
 
+// The `yolocpp` key of a checkpoint yolocpp wrote (io/ultralytics_save.hpp): what exact resume needs.
+struct YolocppExtras {
+  std::string version, model_yaml, train_args_yaml, metrics_json;
+  int64_t ema_updates = 0;
+  std::vector<std::string> keys;                  // training-model weights (empty in a finished checkpoint)
+  std::map<std::string, torch::Tensor> weights;
+  std::string optimizer;                          // yolocpp's own optimizer state bytes
+};
+
 struct UltralyticsCheckpoint {
   std::string path;
   std::vector<std::string> top_level_keys;            // in file order
@@ -45,6 +54,7 @@ struct UltralyticsCheckpoint {
   std::optional<int64_t> updates;
   std::optional<OptimizerState> optimizer;
   std::string date, version;
+  std::optional<YolocppExtras> yolocpp;               // present when yolocpp wrote the file
 };
 
 // Reads a torch.save zip archive and returns the unpickled root object. Tensors are views of storages

@@ -165,6 +165,24 @@ double compute_ap(const std::vector<double>& recall, const std::vector<double>& 
   return np::trapz(np::interp(x, mrec, mpre, nan, nan), x);
 }
 
+namespace {
+
+// The precision envelope compute_ap integrates (sentinels recall 0 -> precision 1, recall 1 -> 0), sampled at
+// the recall grid `x`: the PR curve plot.
+std::vector<double> pr_envelope(const std::vector<double>& recall, const std::vector<double>& precision,
+                                const std::vector<double>& x) {
+  std::vector<double> mrec{0.0}, mpre{1.0};
+  mrec.insert(mrec.end(), recall.begin(), recall.end());
+  mrec.push_back(1.0);
+  mpre.insert(mpre.end(), precision.begin(), precision.end());
+  mpre.push_back(0.0);
+  for (size_t i = mpre.size() - 1; i-- > 0;) mpre[i] = std::max(mpre[i], mpre[i + 1]);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  return np::interp(x, mrec, mpre, nan, nan);
+}
+
+}  // namespace
+
 ApResult ap_per_class(const std::vector<uint8_t>& tp, int64_t T, const std::vector<float>& conf,
                       const std::vector<float>& pred_cls, const std::vector<float>& target_cls) {
   const size_t N = conf.size();
@@ -188,6 +206,7 @@ ApResult ap_per_class(const std::vector<uint8_t>& tp, int64_t T, const std::vect
   R.ap.assign(nc, std::vector<double>(size_t(T), 0.0));
   R.p_curve.assign(nc, std::vector<double>(nx, 0.0));
   R.r_curve.assign(nc, std::vector<double>(nx, 0.0));
+  R.pr_curve.assign(nc, std::vector<double>(nx, 0.0));
 
   size_t ci = 0;
   for (const auto& [c, n_l] : counts) {
@@ -212,6 +231,7 @@ ApResult ap_per_class(const std::vector<uint8_t>& tp, int64_t T, const std::vect
         if (j == 0) {  // curves on the confidence grid use IoU 0.5
           R.r_curve[ci] = np::interp(negx, negconf, recall, 0.0, std::numeric_limits<double>::quiet_NaN());
           R.p_curve[ci] = np::interp(negx, negconf, precision, 1.0, std::numeric_limits<double>::quiet_NaN());
+          R.pr_curve[ci] = pr_envelope(recall, precision, R.x);
         }
         R.ap[ci][size_t(j)] = compute_ap(recall, precision);
       }

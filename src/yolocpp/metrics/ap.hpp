@@ -41,6 +41,7 @@ struct ApResult {
   std::vector<std::vector<double>> ap;    // [classes][T]
   std::vector<double> x;                  // the 1000-point confidence grid
   std::vector<std::vector<double>> p_curve, r_curve, f1_curve;  // [classes][1000]
+  std::vector<std::vector<double>> pr_curve;  // [classes][1000]: precision envelope at recall = x (IoU 0.5)
   int64_t best_index = 0;                 // index into x of the max smoothed mean F1
 };
 
