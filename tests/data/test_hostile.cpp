@@ -264,3 +264,13 @@ TEST(HostileCheckCli, StrictExitsNonZeroOnAnyCorruptFile) {
   EXPECT_NE(r.out.find("1 corrupt file(s) in split 'train' (strict=True)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("check: FAILED"), std::string::npos) << r.out;
 }
+
+// Found by fuzz/fuzz_unpack: a damaged gzip stream for which libarchive reports a NULL error string (the
+// message used to be built from it: strlen(NULL)).
+TEST(HostilePack, FuzzFoundArchiveWithoutLibarchiveErrorString) {
+  TempDir t;
+  const fs::path a = fs::path(YOLOCPP_SOURCE_DIR) / "tests" / "data" / "hostile" / "fuzz-unpack-null-error.tar.gz";
+  ASSERT_TRUE(fs::exists(a));
+  const std::string e = data_error_of([&] { data::unpack(a, t / "out"); });
+  EXPECT_NE(e.find(a.string()), std::string::npos) << e;
+}

@@ -38,6 +38,12 @@ constexpr uint64_t kMinUnpackAllowance = uint64_t(16) << 20;
 
 // Control characters (a newline, an escape) in a name break the manifest's one-name-per-line format and
 // terminals; they are refused when packing and when unpacking.
+// libarchive leaves the error string NULL for some failures (found by fuzz/fuzz_unpack).
+std::string archive_error(archive* a) {
+  const char* e = archive_error_string(a);
+  return e ? e : "unknown libarchive error";
+}
+
 bool has_control_char(const std::string& n) {
   for (unsigned char c : n)
     if (c < 0x20 || c == 0x7f) return true;
@@ -122,7 +128,7 @@ struct ArchiveWriter {
   archive* a = archive_write_new();
   ~ArchiveWriter() { archive_write_free(a); }
   void check(int rc, const fs::path& out) {
-    if (rc < ARCHIVE_OK) throw IoError("writing archive " + out.string() + ": " + archive_error_string(a));
+    if (rc < ARCHIVE_OK) throw IoError("writing archive " + out.string() + ": " + archive_error(a));
   }
 };
 
@@ -139,7 +145,7 @@ void add_entry(ArchiveWriter& w, const fs::path& out, const std::string& name, c
   archive_entry_set_gid(e.get(), 0);
   w.check(archive_write_header(w.a, e.get()), out);
   if (!data.empty() && archive_write_data(w.a, data.data(), data.size()) < 0)
-    throw IoError("writing archive " + out.string() + ": " + archive_error_string(w.a));
+    throw IoError("writing archive " + out.string() + ": " + archive_error(w.a));
 }
 
 bool safe_name(const std::string& n) {
@@ -270,7 +276,7 @@ void unpack_entries(const fs::path& archive_path, const fs::path& dest) {
   archive_read_support_filter_gzip(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK)
-    throw DataError("cannot open dataset archive " + what + ": " + archive_error_string(a.get()));
+    throw DataError("cannot open dataset archive " + what + ": " + archive_error(a.get()));
   std::error_code sec;
   const uint64_t archive_bytes = fs::file_size(archive_path, sec);
   const uint64_t limit = std::max(kMinUnpackAllowance, archive_bytes * kMaxUnpackRatio);
@@ -312,11 +318,11 @@ void unpack_entries(const fs::path& archive_path, const fs::path& dest) {
       if (total > limit) too_big(total);
       o.write(static_cast<const char*>(buf), static_cast<std::streamsize>(size));
     }
-    if (r != ARCHIVE_EOF) throw DataError(what + ": damaged archive at '" + name + "': " + archive_error_string(a.get()));
+    if (r != ARCHIVE_EOF) throw DataError(what + ": damaged archive at '" + name + "': " + archive_error(a.get()));
     o.close();
     if (!o) throw IoError("cannot write " + p.string() + " while unpacking " + what + " (disk full?)");
   }
-  if (rc != ARCHIVE_EOF) throw DataError(what + ": damaged archive: " + archive_error_string(a.get()));
+  if (rc != ARCHIVE_EOF) throw DataError(what + ": damaged archive: " + archive_error(a.get()));
 }
 
 }  // namespace
