@@ -330,3 +330,17 @@ TEST(HostileCli, EachCraftedModelIsOneErrorLine) {
     EXPECT_EQ(r.out.find("internal error"), std::string::npos) << r.out;
   }
 }
+
+TEST(HostilePickle, LargeDictIsLinearNotQuadratic) {
+  // 200,000 distinct keys in one SETITEMS, then key 7 again: a linear scan per insert would take minutes.
+  std::string s = P2 + "}(";
+  for (uint32_t k = 0; k < 200000; ++k) s += "J" + le(k, 4) + "K" + le(k % 200, 1);
+  s += "J" + le(7, 4) + "K" + le(99, 1) + "u.";
+  const auto t0 = std::chrono::steady_clock::now();
+  PValuePtr v = unpickle(s, "dict.pkl");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  ASSERT_EQ(v->entries.size(), 200000u);
+  EXPECT_EQ(v->entries[7].first->i, 7);
+  EXPECT_EQ(v->entries[7].second->i, 99);  // replaced in place, as Python does
+  EXPECT_EQ(v->entries[199999].second->i, 199999 % 200);
+}

@@ -78,11 +78,59 @@ bool same_key(const PValue& a, const PValue& b) {
   }
 }
 
-void dict_set(PValue& d, PValuePtr k, PValuePtr v) {
-  for (auto& e : d.entries)
-    if (same_key(*e.first, *k)) { e.second = std::move(v); return; }
-  d.entries.emplace_back(std::move(k), std::move(v));
+// The identity of a hashable key (what same_key compares), false for identity-keyed values.
+bool key_sig(const PValue& k, std::string& out) {
+  switch (k.kind) {
+    case Kind::Str: out = "s" + k.s; return true;
+    case Kind::Bytes: out = "b" + k.s; return true;
+    case Kind::Int: out = "i" + std::to_string(k.i); return true;
+    case Kind::Bool: out = k.b ? "t" : "f"; return true;
+    case Kind::None: out = "n"; return true;
+    default: return false;
+  }
 }
+
+// Dict assignment with Python's semantics (an existing key is replaced in place). Small dicts scan; large
+// ones get a hash index, so a hostile dict of a million keys costs a million steps, not 10^12.
+class DictIndex {
+ public:
+  void set(const PValuePtr& d, PValuePtr k, PValuePtr v) {
+    std::string sig;
+    if (!key_sig(*k, sig)) {
+      d->entries.emplace_back(std::move(k), std::move(v));
+      return;
+    }
+    auto it = index_.find(d.get());
+    if (it == index_.end() || it->second.owner.expired()) {  // also a dict freed and reallocated at this address
+      if (d->entries.size() < 32) {
+        for (auto& e : d->entries)
+          if (same_key(*e.first, *k)) { e.second = std::move(v); return; }
+        d->entries.emplace_back(std::move(k), std::move(v));
+        return;
+      }
+      Index& fresh = index_[d.get()];
+      fresh.owner = d;
+      fresh.pos.clear();
+      std::string s;
+      for (size_t i = 0; i < d->entries.size(); ++i)
+        if (key_sig(*d->entries[i].first, s)) fresh.pos.emplace(s, i);
+      it = index_.find(d.get());
+    }
+    auto [pos, inserted] = it->second.pos.emplace(std::move(sig), d->entries.size());
+    if (!inserted) {
+      d->entries[pos->second].second = std::move(v);
+      return;
+    }
+    d->entries.emplace_back(std::move(k), std::move(v));
+  }
+
+ private:
+  struct Index {
+    std::weak_ptr<PValue> owner;
+    std::unordered_map<std::string, size_t> pos;
+  };
+  std::unordered_map<const PValue*, Index> index_;
+};
 
 // Decodes UTF-8 into code points; protocol 2 stores `bytes` as a latin-1 str, so each code point is a byte.
 std::string latin1_from_utf8(const std::string& s, const std::string& label) {
@@ -379,7 +427,7 @@ class Unpickler {
       auto d = make(Kind::Dict);
       if (!a.empty() && (a[0]->is(Kind::List) || a[0]->is(Kind::Tuple)))
         for (auto& pr : a[0]->items)
-          if (pr->is(Kind::Tuple) && pr->items.size() == 2) dict_set(*d, pr->items[0], pr->items[1]);
+          if (pr->is(Kind::Tuple) && pr->items.size() == 2) dicts_.set(d, pr->items[0], pr->items[1]);
       return d;
     }
     if (n == "builtins.set" || n == "__builtin__.set" || n == "builtins.frozenset" || n == "__builtin__.frozenset") {
@@ -468,8 +516,9 @@ class Unpickler {
     if (obj->is(Kind::Object)) {
       mutated(obj);
       if (obj->state) mutated(obj->state);
+      if (obj->state == state) return;  // BUILD with its own state: nothing to merge (and no self-iteration)
       if (obj->state && obj->state->is(Kind::Dict) && state->is(Kind::Dict))
-        for (auto& e : state->entries) dict_set(*obj->state, e.first, e.second);
+        for (auto& e : state->entries) dicts_.set(obj->state, e.first, e.second);
       else obj->state = state;
     }
     // BUILD on tensors/dicts (torch 2.x tensor metadata, dict subclasses) carries nothing we use.
@@ -559,7 +608,7 @@ class Unpickler {
         auto items = pop_mark();
         if (items.size() % 2) fail("DICT with an odd number of items");
         auto dct = make(Kind::Dict);
-        for (size_t k = 0; k < items.size(); k += 2) dict_set(*dct, items[k], items[k + 1]);
+        for (size_t k = 0; k < items.size(); k += 2) dicts_.set(dct, items[k], items[k + 1]);
         push(dct);
         break;
       }
@@ -568,7 +617,7 @@ class Unpickler {
         auto& dct = top();
         if (!dct->is(Kind::Dict) && !dct->is(Kind::Object)) fail("SETITEM on a " + dct->type_name());
         mutated(dct);
-        dict_set(*dct, k, v);
+        dicts_.set(dct, k, v);
         break;
       }
       case 'u': {
@@ -577,7 +626,7 @@ class Unpickler {
         auto& dct = top();
         if (!dct->is(Kind::Dict) && !dct->is(Kind::Object)) fail("SETITEMS on a " + dct->type_name());
         mutated(dct);
-        for (size_t k = 0; k < items.size(); k += 2) dict_set(*dct, items[k], items[k + 1]);
+        for (size_t k = 0; k < items.size(); k += 2) dicts_.set(dct, items[k], items[k + 1]);
         break;
       }
       case 'c': { std::string m = line(); std::string n = line(); push(global(m, n)); break; }
@@ -618,6 +667,7 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PValuePtr> memo_;
   std::vector<PValuePtr> mutated_;  // values changed after creation: the only ones a cycle can run through
+  DictIndex dicts_;
   size_t pushed_ = 0;
   bool ok_ = false;
 };
