@@ -59,9 +59,10 @@ const std::vector<Mode>& modes() {
        "yolocpp export model=yolo11n.pt format=onnx\n"
        "  yolocpp export model=best.pt format=onnx imgsz=[480,640] dynamic=True"},
 #endif
-      {"check", plain<cli::run_check>, "check a dataset: images, labels, instances per class, problems",
-       "data single_cls",
+      {"check", plain<cli::run_check>, "check a dataset: images (decoded), labels, instances per class, problems",
+       "data single_cls strict",
        "yolocpp check data=demo/dataset.yaml\n"
+       "  yolocpp check data=demo/dataset.yaml strict=True   (exit 1 on any corrupt file)\n"
        "  yolocpp check            (the built-in demo dataset)"},
       {"pack", plain<cli::run_pack>, "pack a dataset into one relocatable, verified .tar.gz",
        "data out",
@@ -220,6 +221,14 @@ int dispatch(std::vector<std::string> args) {
   return m->run(sub, s);
 }
 
+// c10 (LibTorch) messages carry a multi-line C++ backtrace after their first line: only that line is for users.
+std::string first_line(const char* what) {
+  std::string s(what ? what : "");
+  s = s.substr(0, s.find('\n'));
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -228,9 +237,9 @@ int main(int argc, char** argv) {
   try {
     return dispatch(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const yolocpp::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", first_line(e.what()).c_str());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: internal error: %s\n", e.what());
+    std::fprintf(stderr, "error: internal error: %s\n", first_line(e.what()).c_str());
   } catch (...) {
     std::fprintf(stderr, "error: internal error (unknown exception)\n");
   }

@@ -30,8 +30,8 @@ std::string size_range(const data::ScanResult& r) {
                      distinct.size());
 }
 
-// Returns false when the split cannot be used (no valid image left).
-bool report_split(const data::DatasetInfo& ds, const data::Split& sp, bool single_cls) {
+// Returns false when the split cannot be used (no valid image left), or with strict when any file is corrupt.
+bool report_split(const data::DatasetInfo& ds, const data::Split& sp, bool single_cls, bool strict) {
   data::ScanResult r = data::scan_split(ds, sp.name);
   if (single_cls)
     for (auto& it : r.items)
@@ -69,6 +69,11 @@ bool report_split(const data::DatasetInfo& ds, const data::Split& sp, bool singl
                  ds.yaml.string().c_str(), sp.name.c_str(), r.counts.images);
     return false;
   }
+  if (strict && !r.corrupt.empty()) {
+    std::fprintf(stderr, "error: %s: %zu corrupt file(s) in split '%s' (strict=True); fix or remove the files listed "
+                 "above\n", ds.yaml.string().c_str(), r.corrupt.size(), sp.name.c_str());
+    return false;
+  }
   return true;
 }
 
@@ -78,11 +83,12 @@ int run_check(const Settings& s) {
   std::string arg = given(s, "data") ? s.str("data") : data::ensure_demo_dataset().string();
   data::DatasetInfo ds = data::load_dataset(arg);
   bool single_cls = s.has("single_cls") && s.boolean("single_cls");
+  bool strict = s.has("strict") && s.boolean("strict");
   std::printf("dataset: %s\n", ds.yaml.string().c_str());
   std::printf("root:    %s\n", ds.root.string().c_str());
   std::printf("classes: %d%s\n", ds.nc, single_cls ? " (single_cls=True: counted as one class)" : "");
   bool ok = true;
-  for (const auto& sp : ds.splits) ok = report_split(ds, sp, single_cls) && ok;
+  for (const auto& sp : ds.splits) ok = report_split(ds, sp, single_cls, strict) && ok;
   std::printf("\n%s\n", ok ? "check: OK" : "check: FAILED");
   return ok ? 0 : 1;
 }

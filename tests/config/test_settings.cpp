@@ -211,7 +211,7 @@ TEST(Settings, TypeErrorsNameKeyAndValue) {
 
 TEST(Settings, RangeErrorsNameKeyAndValue) {
   EXPECT_EQ(args_error({"fraction=1.5"}), "setting 'fraction' must be a number in [0, 1], got '1.5'");
-  EXPECT_EQ(args_error({"epochs=-1"}), "setting 'epochs' must be an integer >= 0, got '-1'");
+  EXPECT_EQ(args_error({"epochs=-1"}), "setting 'epochs' must be an integer in [0, 1000000], got '-1'");
   for (const char* k : {"hsv_h", "hsv_s", "hsv_v", "flipud", "fliplr", "mosaic", "mixup", "bgr", "copy_paste", "iou",
                         "conf"}) {
     std::string e = args_error({std::string(k) + "=1.01"});

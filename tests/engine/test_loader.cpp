@@ -365,3 +365,24 @@ TEST(Loader, DatasetConstructorAndBatchCap) {
   EXPECT_EQ(b->cls.size(0), 6);
   EXPECT_FALSE(l.next());
 }
+
+// cache=disk on a read-only dataset folder (as root, where write permission checks pass): the .npy files go
+// to the cache dir instead, and the dataset folder stays untouched (issue 11).
+TEST(Loader, DiskCacheNeverWritesIntoAReadOnlyDataset) {
+  test::TempDir tmp;
+  auto items = make_items(tmp / "images", 4);
+  fs::permissions(tmp / "images", fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                                      fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  LoaderOptions o = heavy_train(0);
+  o.cache = engine::CacheMode::Disk;
+  o.disk_cache_dir = tmp / "npy";
+  LoaderOptions plain = heavy_train(0);
+  Loader disk(items, o), none(items, plain);
+  expect_same(all_batches(none), all_batches(disk));
+  size_t beside = 0, elsewhere = 0;
+  for (const auto& e : fs::directory_iterator(tmp / "images")) beside += e.path().extension() == ".npy";
+  for (const auto& e : fs::directory_iterator(tmp / "npy")) elsewhere += e.path().extension() == ".npy";
+  fs::permissions(tmp / "images", fs::perms::owner_all, fs::perm_options::add);
+  EXPECT_EQ(beside, 0u);
+  EXPECT_EQ(elsewhere, items.size());
+}

@@ -17,6 +17,7 @@
 
 #include "yolocpp/util/embedded.hpp"
 #include "yolocpp/util/error.hpp"
+#include "yolocpp/util/limits.hpp"
 #include "yolocpp/util/log.hpp"
 
 namespace yolocpp::config {
@@ -45,6 +46,8 @@ struct Spec {
 };
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxInt = 2147483647.0;
+constexpr double kMaxImgsz = 16384;
 
 const char* kind_name(Kind k) {
   switch (k) {
@@ -211,19 +214,19 @@ std::map<std::string, Spec> spec_overrides() {
     m[k] = str(true);
   m["time"] = num(Kind::Float, 0, kInf, true);
   m["conf"] = num(Kind::Float, 0, 1, true);
-  m["line_width"] = num(Kind::Int, 0, kInf, true);
-  m["opset"] = num(Kind::Int, 1, kInf, true);
+  m["line_width"] = num(Kind::Int, 0, 1000, true);
+  m["opset"] = num(Kind::Int, 1, 100, true);
   m["workspace"] = num(Kind::Float, 0, kInf, true);
   m["budget"] = num(Kind::Float, 0, kInf, true);
   m["max_hours"] = num(Kind::Float, 0, kInf, true);
   // autodown: minutes (a number), or True/False; read by the cloud job (cloud/job.cpp parse_autodown).
   m["autodown"] = str(true);
-  m["freeze"] = list(0, kInf, true, 0);
-  m["classes"] = list(0, kInf, true, 0);
-  m["embed"] = list(0, kInf, true, 0);
-  m["imgsz"] = list(1, kInf, false, 2);
+  m["freeze"] = list(0, 1000, true, 0);
+  m["classes"] = list(0, util::kMaxClasses - 1, true, 0);
+  m["embed"] = list(0, 1000, true, 0);
+  m["imgsz"] = list(1, kMaxImgsz, false, 2);
   // Wider than the default suggests.
-  m["batch"] = num(Kind::Batch, -1, kInf);
+  m["batch"] = num(Kind::Batch, -1, 65536);
   m["cache"] = bool_or_str({"ram", "disk"});
   m["pretrained"] = bool_or_str({});
   m["resume"] = bool_or_str({});
@@ -235,8 +238,16 @@ std::map<std::string, Spec> spec_overrides() {
   // bootstrap=none (yolocpp already on the remote PATH) reads as None: allowed, the cloud job maps it back.
   m["bootstrap"] = str(true);
   // Ranges: counts >= 0 or >= 1.
-  for (const char* k : {"epochs", "patience", "workers", "close_mosaic", "seed"}) m[k] = num(Kind::Int, 0, kInf);
-  for (const char* k : {"max_det", "vid_stride", "nbs", "images"}) m[k] = num(Kind::Int, 1, kInf);
+  // Upper bounds far above any real run, so a typo or a hostile cfg= file cannot wrap an int.
+  m["epochs"] = num(Kind::Int, 0, 1000000);
+  m["close_mosaic"] = num(Kind::Int, 0, 1000000);
+  m["patience"] = num(Kind::Int, 0, 100000000);
+  m["workers"] = num(Kind::Int, 0, 1024);
+  m["seed"] = num(Kind::Int, 0, 4294967295.0);
+  m["max_det"] = num(Kind::Int, 1, 100000);
+  m["vid_stride"] = num(Kind::Int, 1, 10000);
+  m["nbs"] = num(Kind::Int, 1, 65536);
+  m["images"] = num(Kind::Int, 1, 10000000);
   m["ssh_port"] = num(Kind::Int, 1, 65535);
   // Fractions and probabilities, [0, 1] (Ultralytics' fraction keys).
   for (const char* k : {"fraction", "iou", "lrf", "momentum", "weight_decay", "warmup_momentum", "warmup_bias_lr",
@@ -293,6 +304,8 @@ const Registry& registry() {
       } else {
         spec.kind = Kind::Str;
       }
+      // Integers without an explicit bound still have to fit the int they end up in.
+      if ((spec.kind == Kind::Int || spec.kind == Kind::IntOrList) && std::isinf(spec.hi)) spec.hi = kMaxInt;
       r.order.push_back(key);
       r.specs[key] = spec;
       r.defaults[key] = canonical(key, spec, raw);
@@ -341,13 +354,15 @@ std::string canonical(const std::string& key, const Spec& spec, const std::strin
     case Kind::Float: {
       double d;
       if (!parse_double(raw, d)) bad(key, raw, kind_name(spec.kind));
+      if (!std::isfinite(d)) bad(key, raw, std::string("a finite number ") + range_text(spec));
       if (d < spec.lo || d > spec.hi) bad(key, raw, std::string("a number ") + range_text(spec));
       return format_float(d);
     }
     case Kind::Batch: {
       double d;
-      if (!parse_double(raw, d)) bad(key, raw, kind_name(spec.kind));
+      if (!parse_double(raw, d) || !std::isfinite(d)) bad(key, raw, kind_name(spec.kind));
       if (d == std::floor(d)) {
+        if (d > spec.hi) bad(key, raw, "-1 (AutoBatch), a fraction in (0, 1) or an integer " + range_text(spec));
         if (d == -1 || d >= 1) return std::to_string(static_cast<int64_t>(d));
         bad(key, raw, kind_name(spec.kind));
       }

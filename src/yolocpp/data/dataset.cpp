@@ -8,6 +8,7 @@
 
 #include "yolocpp/data/pack.hpp"
 #include "yolocpp/util/error.hpp"
+#include "yolocpp/util/limits.hpp"
 #include "yolocpp/util/log.hpp"
 
 namespace yolocpp::data {
@@ -54,6 +55,9 @@ std::string scalar(const YAML::Node& n, const fs::path& yaml, const std::string&
 
 std::vector<std::string> read_names(const YAML::Node& n, const fs::path& yaml) {
   std::vector<std::string> names;
+  if (n.size() > static_cast<size_t>(util::kMaxClasses))
+    throw DataError(yaml.string() + ": 'names' lists " + std::to_string(n.size()) + " classes, more than " +
+                    std::to_string(util::kMaxClasses) + "; fix the dataset yaml");
   if (n.IsSequence()) {
     for (const auto& v : n) names.push_back(scalar(v, yaml, "names[]"));
     return names;
@@ -64,10 +68,13 @@ std::vector<std::string> read_names(const YAML::Node& n, const fs::path& yaml) {
   for (const auto& kv : n) {
     long id;
     try {
-      id = std::stol(kv.first.Scalar());
+      size_t used = 0;
+      id = std::stol(kv.first.Scalar(), &used);
+      if (used != kv.first.Scalar().size() || id < 0 || id >= util::kMaxClasses) throw std::out_of_range("id");
     } catch (...) {
       throw DataError(yaml.string() + ": 'names' key '" + kv.first.Scalar() +
-                      "' is not an integer class id; use 0: name, 1: name, ...");
+                      "' is not an integer class id in 0.." + std::to_string(util::kMaxClasses - 1) +
+                      "; use 0: name, 1: name, ...");
     }
     byid[id] = scalar(kv.second, yaml, "names[" + std::to_string(id) + "]");
   }
@@ -249,6 +256,10 @@ DatasetInfo load_dataset_yaml(const fs::path& yaml_in) {
     } catch (...) {
       throw DataError(yaml.string() + ": 'nc' must be an integer number of classes");
     }
+    // Bounded before class names are made up for it.
+    if (nc < 1 || nc > util::kMaxClasses)
+      throw DataError(yaml.string() + ": nc: " + std::to_string(nc) + " is outside 1.." +
+                      std::to_string(util::kMaxClasses) + "; fix the dataset yaml");
     if (has_names && nc != static_cast<int>(ds.names.size()))
       throw DataError(yaml.string() + ": nc: " + std::to_string(nc) + " does not match the " +
                       std::to_string(ds.names.size()) + " entries of 'names'; fix nc or names so they agree");
@@ -259,7 +270,15 @@ DatasetInfo load_dataset_yaml(const fs::path& yaml_in) {
     throw DataError(yaml.string() + ": needs 'names:' (list of class names) or 'nc:' (number of classes)");
   ds.nc = static_cast<int>(ds.names.size());
   if (ds.nc <= 0) throw DataError(yaml.string() + ": the dataset has no classes; list them under 'names:'");
-  if (doc["channels"]) ds.channels = doc["channels"].as<int>(3);
+  // Models here take 3-channel (BGR) images; a 1- or 4-channel dataset would be silently converted, so
+  // anything but 3 is refused rather than ignored.
+  if (doc["channels"] && !doc["channels"].IsNull()) {
+    const std::string c = doc["channels"].IsScalar() ? doc["channels"].Scalar() : "(not a number)";
+    if (c != "3")
+      throw DataError(yaml.string() + ": channels: " + c + " is not supported: yolocpp trains 3-channel (BGR) "
+                      "models; remove 'channels:' (grayscale images are read as 3 channels) or set it to 3");
+    ds.channels = 3;
+  }
 
   for (const char* key : {"train", "val", "test", "minival"}) {
     YAML::Node n = doc[key];

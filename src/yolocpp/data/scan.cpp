@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include "yolocpp/data/image_header.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
@@ -24,7 +26,9 @@ namespace yolocpp::data {
 
 namespace {
 
-constexpr uint32_t kCacheVersion = 1;
+constexpr uint32_t kCacheVersion = 2;  // 2: verdicts include a full decode of each image
+// PIL refuses images over 2 x its MAX_IMAGE_PIXELS (decompression bomb); so do we, before decoding.
+constexpr int64_t kMaxPixels = 178956970;
 const char kCacheMagic[] = "YOLOCPP-LABEL-CACHE\n";
 std::atomic<size_t> g_full_scans{0};
 
@@ -39,6 +43,8 @@ std::string fmt_num(float v) {
 }
 
 bool parse_float(const std::string& tok, float& out) {
+  // strtof reads hex floats (0x1p-1); NumPy, which Ultralytics parses labels with, does not.
+  if (tok.find_first_of("xX") != std::string::npos) return false;
   const char* b = tok.c_str();
   char* e = nullptr;
   errno = 0;
@@ -239,17 +245,6 @@ std::string files_hash(const std::vector<fs::path>& images, int nc) {
   return h.hex();
 }
 
-// Read-only folders are respected even when running as root (which write permission checks would not
-// catch): no write bits, or a read-only mount, means "do not write here".
-bool folder_writable(const fs::path& dir) {
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
-  if ((st.st_mode & 0222) == 0) return false;
-  struct statvfs vs {};
-  if (::statvfs(dir.c_str(), &vs) == 0 && (vs.f_flag & ST_RDONLY)) return false;
-  return ::access(dir.c_str(), W_OK) == 0;
-}
-
 ScanResult assemble(std::vector<ImageLabels> all) {
   ScanResult res;
   res.counts.images = all.size();
@@ -299,6 +294,21 @@ ImageLabels verify_image_labels(const fs::path& image, const fs::path& label, in
       r.state = LabelState::Corrupt;
       r.message = image.string() + ": image size " + std::to_string(h.width) + "x" + std::to_string(h.height) +
                   " is under 10 pixels";
+      return r;
+    }
+    if (static_cast<int64_t>(h.width) * h.height > kMaxPixels) {
+      r.state = LabelState::Corrupt;
+      r.message = image.string() + ": image claims " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+                  " pixels, over the " + std::to_string(kMaxPixels) + "-pixel limit (a decompression bomb or a damaged "
+                  "header)";
+      return r;
+    }
+    // The header alone passes files whose pixel data is missing (a JPEG of just its SOF marker): decode
+    // once here, so `check` and the label cache catch what training would otherwise hit hours in.
+    if (cv::imread(image.string(), cv::IMREAD_COLOR).empty()) {
+      r.state = LabelState::Corrupt;
+      r.message = image.string() + ": the header reads " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+                  " but the pixel data cannot be decoded (truncated or damaged file); re-save or remove it";
       return r;
     }
     if (h.jpeg_no_eoi) {
@@ -368,7 +378,7 @@ ScanResult scan_images(const std::vector<fs::path>& images, int nc, const fs::pa
 
   bool written = false;
   if (use_cache && !cache_file.empty()) {
-    if (folder_writable(cache_file.parent_path())) {
+    if (util::folder_writable(cache_file.parent_path())) {
       try {
         util::atomic_write(cache_file, encode_cache(hash, all));
         written = true;

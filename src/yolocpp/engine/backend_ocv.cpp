@@ -1,6 +1,8 @@
 #include "yolocpp/engine/backend_ocv.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -8,6 +10,7 @@
 
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
+#include "yolocpp/util/limits.hpp"
 #include "yolocpp/util/log.hpp"
 
 namespace yolocpp::engine {
@@ -105,7 +108,15 @@ struct Lit {
     if (j < s.size() && (s[j] == '-' || s[j] == '+')) ++j;
     while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
     if (j == i) fail("expected an integer key");
-    long v = std::stol(s.substr(i, j - i));
+    long v = 0;
+    for (size_t k = i; k < j; ++k) {
+      if (s[k] == '-' || s[k] == '+') continue;
+      v = v * 10 + (s[k] - '0');
+      if (v >= util::kMaxClasses) break;
+    }
+    if (s[i] == '-') v = -v;
+    // Bounded here: the names list is sized from the largest key.
+    if (v < 0 || v >= util::kMaxClasses) fail(fmt::format("class id outside 0..{}", util::kMaxClasses - 1));
     i = j;
     return v;
   }
@@ -123,8 +134,9 @@ struct Lit {
           case 't': c = '\t'; break;
           case 'r': c = '\r'; break;
           case 'x': {
-            if (i + 2 > s.size()) fail("bad \\x escape");
-            c = static_cast<char>(std::stoi(s.substr(i, 2), nullptr, 16));
+            auto hex = [](char h) { return std::isxdigit(static_cast<unsigned char>(h)) ? (h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10) : -1; };
+            if (i + 2 > s.size() || hex(s[i]) < 0 || hex(s[i + 1]) < 0) fail("bad \\x escape");
+            c = static_cast<char>(hex(s[i]) * 16 + hex(s[i + 1]));
             i += 2;
             break;
           }
@@ -228,7 +240,10 @@ OpenCvBackend::OpenCvBackend(const std::string& path, const std::string& device)
   net_->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
 
   if (const auto* s = info_.meta("stride")) {
-    try { stride_ = std::max(1, std::stoi(*s)); } catch (...) { log::warn("{}: ignoring metadata stride '{}'", path, *s); }
+    char* end = nullptr;
+    const long v = std::strtol(s->c_str(), &end, 10);
+    if (end != s->c_str() && *end == '\0' && v >= 1 && v <= 1024) stride_ = static_cast<int>(v);
+    else log::warn("{}: ignoring metadata stride '{}'", path, s->substr(0, 40));
   }
   const auto& in = info_.input_shape;
   if (in.size() != 4) throw ModelError(fmt::format("'{}': the input must be [B,3,H,W], the graph has {} dims", path, in.size()));
@@ -236,9 +251,18 @@ OpenCvBackend::OpenCvBackend(const std::string& path, const std::string& device)
   max_batch_ = in[0] > 0 ? static_cast<int>(in[0]) : 0;
 
   int nc = -1;
-  if (info_.output_shape.size() == 3 && info_.output_shape[1] > 4) nc = static_cast<int>(info_.output_shape[1] - 4);
+  if (info_.output_shape.size() == 3 && info_.output_shape[1] > 4)
+    nc = static_cast<int>(std::min<int64_t>(info_.output_shape[1] - 4, util::kMaxClasses + 1));
+  if (nc > util::kMaxClasses)
+    throw ModelError(fmt::format("'{}': the output declares more than {} classes; the file is damaged", path,
+                                 util::kMaxClasses));
   if (const auto* n = info_.meta("names")) {
-    auto m = parse_names_literal(*n);
+    std::map<int, std::string> m;
+    try {
+      m = parse_names_literal(*n);
+    } catch (const ModelError& e) {
+      throw ModelError("'" + path + "': " + e.what());
+    }
     const int count = m.empty() ? 0 : m.rbegin()->first + 1;
     for (int c = 0; c < count; ++c) names_.push_back(m.count(c) ? m[c] : std::to_string(c));
   }

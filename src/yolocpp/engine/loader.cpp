@@ -237,10 +237,17 @@ cv::Mat Loader::decode(int index) {
   cv::Mat m = cv::imread(img.string(), cv::IMREAD_COLOR);
   if (m.empty())
     throw DataError("cannot decode image '" + img.string() + "'; check that it is a valid image");
-  try {
-    write_npy(beside, m);
-  } catch (const std::exception&) {
-    // Read-only dataset folder: keep the cache in our own cache dir instead.
+  // A read-only dataset folder (no write bits, even as root, or a read-only mount) is never written into:
+  // its .npy files go to our own cache dir instead.
+  bool beside_ok = util::folder_writable(beside.parent_path());
+  if (beside_ok) {
+    try {
+      write_npy(beside, m);
+    } catch (const std::exception&) {
+      beside_ok = false;
+    }
+  }
+  if (!beside_ok) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     try {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
+#include <set>
 #include <functional>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -86,6 +88,31 @@ struct EarlyStopping {
     return patience != INT64_MAX && delta >= patience;
   }
 };
+
+// NaN/Inf guard (below, at every epoch end): how many reloads of last.pt a run gets before it gives up.
+constexpr int kMaxNanRecoveries = 3;
+
+bool all_finite(const std::vector<torch::Tensor>& ts) {
+  torch::NoGradGuard no_grad;
+  for (const auto& t : ts)
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) return false;
+  return true;
+}
+
+// Test hook (tests/engine/test_nan_guard.cpp): YOLOCPP_TEST_NAN_EPOCHS=1,2 turns the loss of those 0-based
+// epochs into NaN, so the recovery path runs deterministically instead of waiting for a real divergence.
+std::set<int> test_nan_epochs() {
+  std::set<int> out;
+  if (const char* e = std::getenv("YOLOCPP_TEST_NAN_EPOCHS"))
+    for (const char* p = e; *p;) {
+      char* end = nullptr;
+      long v = std::strtol(p, &end, 10);
+      if (end == p) break;
+      out.insert(static_cast<int>(v));
+      p = *end == ',' ? end + 1 : end;
+    }
+  return out;
+}
 
 // A resume request: the checkpoint and the settings of the run that wrote it.
 struct ResumeState {
@@ -546,6 +573,8 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     ema.update(model);
   };
 
+  const std::set<int> nan_epochs = test_nan_epochs();
+  int nan_recoveries = 0;
   int epoch = start_epoch;
   for (; epoch < epochs; ++epoch) {
     const double lf = lr_lambda(epoch, epochs, lrf, cos_lr);
@@ -620,6 +649,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
       // DDP averages gradients over ranks while the loss is per-rank-batch scaled: times world_size keeps
       // the gradient of the global batch (as upstream does).
       torch::Tensor total = dist ? out.total * static_cast<double>(dist->world_size()) : out.total;
+      if (nan_epochs.count(epoch)) total = total * std::numeric_limits<double>::quiet_NaN();
       scaler.scale(total).backward();
       // After every backward (also inside an accumulation window): the hooks' buckets are awaited and
       // averaged, so .grad is the same on every rank before the step.
@@ -642,6 +672,30 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
       desc = progress_desc(epoch, epochs, 0.0, tloss, last_nlabels, last_width);
     }
     if (main_rank) bar.finish(desc);
+    // NaN/Inf guard: a non-finite loss or weight means this epoch diverged. Reload last.pt (model, EMA,
+    // optimizer) and go on with the next epoch, as Ultralytics does; this epoch is neither validated nor
+    // saved, so no non-finite weight ever reaches last.pt or best.pt. EMA weights are equal on every rank,
+    // so rank 0's verdict holds for all.
+    if (agree(!std::isfinite(tloss[0] + tloss[1] + tloss[2]) || !all_finite(ema.model()->parameters()) ||
+              !all_finite(model->parameters()))) {
+      if (!fs::is_regular_file(res.last))
+        throw ConfigError(fmt::format("training diverged (NaN/Inf loss) in epoch {}, before any checkpoint was saved; "
+                                      "lower lr0 (now {}) or check the dataset's labels",
+                                      epoch + 1, args.str("lr0")));
+      if (++nan_recoveries > kMaxNanRecoveries)
+        throw ConfigError(fmt::format("training diverged (NaN/Inf loss) again in epoch {} after {} reloads of {}; "
+                                      "lower lr0 (now {}) or check the dataset's labels",
+                                      epoch + 1, kMaxNanRecoveries, res.last.string(), args.str("lr0")));
+      log::warn("epoch {}: NaN/Inf loss or weights; reloading {} and continuing (recovery {}/{})", epoch + 1,
+                res.last.string(), nan_recoveries, kMaxNanRecoveries);
+      io::Checkpoint good = io::load_checkpoint(res.last.string());
+      io::transfer_weights(*model, good.weights);
+      io::transfer_weights(*ema.model(), good.ema.empty() ? good.weights : good.ema);
+      ema.set_updates(good.ema_updates);
+      if (!good.optimizer.empty()) load_optimizer_state(*opt, good.optimizer);
+      res.epochs_done = epoch + 1;
+      continue;
+    }
     if (!main_rank) {
       // Rank 0 validates, logs and saves; this rank waits in the broadcast of its stop decision.
       const bool stop = agree_end(false, epochs);
@@ -667,6 +721,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
     } else if (!val_loader) {
       fitness = -(tloss[0] + tloss[1] + tloss[2]);  // no validation: the negative training loss
     }
+    if (fitness && !std::isfinite(*fitness)) fitness.reset();  // never a best, never compared
     if (fitness && (!best_fitness || *best_fitness == 0.0 || *best_fitness < *fitness)) best_fitness = fitness;
 
     std::vector<double> row{static_cast<double>(epoch + 1), std::round((now_seconds() - t0 + time_offset) * 1e3) / 1e3,

@@ -1,6 +1,7 @@
 #include "yolocpp/io/checkpoint.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include "yolocpp/io/zip.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
+#include "yolocpp/util/limits.hpp"
 #include "yolocpp/version.hpp"
 
 namespace yolocpp::io {
@@ -66,6 +68,25 @@ void add_tensors(ZipWriter& zw, json& list, const std::string& group, const std:
   }
 }
 
+int class_id_key(const std::string& k, const std::string& path) {
+  int v = -1;
+  size_t n = 0;
+  while (n < k.size() && n < 7 && k[n] >= '0' && k[n] <= '9') v = (v < 0 ? 0 : v * 10) + (k[n++] - '0');
+  if (v < 0 || n != k.size() || v >= util::kMaxClasses)
+    throw ModelError(fmt::format("{}: checkpoint header 'names' key '{}' is not a class id in 0..{}; the file is damaged",
+                                 path, k.substr(0, 40), util::kMaxClasses - 1));
+  return v;
+}
+
+uint64_t shape_bytes(const std::vector<int64_t>& shape, size_t itemsize, const std::string& path, const std::string& name) {
+  uint64_t n = itemsize;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n))
+      throw ModelError(fmt::format("{}: tensor '{}' has an impossible shape [{}]; the file is damaged", path, name,
+                                   fmt::join(shape, ", ")));
+  return n;
+}
+
 Checkpoint load_native(const ZipReader& zip, const std::string& path) {
   json h;
   try {
@@ -88,7 +109,7 @@ Checkpoint load_native(const ZipReader& zip, const std::string& path) {
     ck.ema_updates = h.value("ema_updates", int64_t(0));
     if (h.contains("best_fitness") && !h["best_fitness"].is_null()) ck.best_fitness = h["best_fitness"].get<double>();
     if (h.contains("names"))
-      for (auto& [k, v] : h["names"].items()) ck.names[std::stoi(k)] = v.get<std::string>();
+      for (auto& [k, v] : h["names"].items()) ck.names[class_id_key(k, path)] = v.get<std::string>();
     if (h.contains("metrics") && !h["metrics"].is_null()) ck.metrics_json = h["metrics"].dump();
     for (auto& t : h.at("tensors")) {
       const std::string name = t.at("name"), group = t.at("group"), dt = t.at("dtype"), rec = t.at("record");
@@ -97,11 +118,14 @@ Checkpoint load_native(const ZipReader& zip, const std::string& path) {
       std::vector<int64_t> shape = t.at("shape").get<std::vector<int64_t>>();
       if (!zip.find(rec))
         throw ModelError(path + ": tensor record '" + rec + "' for '" + name + "' is missing; the file is incomplete");
+      // The header's shape is checked against the record's stored size before anything is allocated.
+      const uint64_t want = shape_bytes(shape, c10::elementSize(it->second), path, name);
+      const ZipEntry* re = zip.find(rec);
+      if (re->size != want)
+        throw ModelError(fmt::format("{}: tensor '{}' has {} bytes, expected {}; the file is damaged", path, name, re->size,
+                                     want));
       std::string raw = zip.read(rec);
       torch::Tensor x = torch::empty(shape, torch::TensorOptions().dtype(it->second));
-      if (raw.size() != static_cast<size_t>(x.numel()) * x.element_size())
-        throw ModelError(fmt::format("{}: tensor '{}' has {} bytes, expected {}; the file is damaged", path, name, raw.size(),
-                                     x.numel() * x.element_size()));
       if (!raw.empty()) std::memcpy(x.data_ptr(), raw.data(), raw.size());
       if (group == "model") {
         ck.keys.push_back(name);
@@ -244,7 +268,11 @@ bool is_native_checkpoint(const std::string& path) {
   return zip.find(std::string(kRoot) + "header.json") != nullptr;
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
+namespace {
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+Checkpoint load_checkpoint_unguarded(const std::string& path) {
   if (!std::filesystem::exists(path))
     throw ModelError("model file '" + path + "' does not exist; check the path or use a known name like yolo11n.pt");
   std::string head;
@@ -268,6 +296,23 @@ Checkpoint load_checkpoint(const std::string& path) {
                               "data.pkl); re-download or re-save it");
   }
   return from_ultralytics(load_ultralytics_pt(path));
+}
+
+}  // namespace
+
+// Whatever a damaged file makes LibTorch, yaml-cpp or the standard library throw ends as one line naming it.
+Checkpoint load_checkpoint(const std::string& path) {
+  try {
+    return load_checkpoint_unguarded(path);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw ModelError(path + ": cannot be loaded (" + first_line(e.what_without_backtrace()) + "); the file is damaged");
+  } catch (const std::bad_alloc&) {
+    throw ModelError(path + ": out of memory while loading; the file is damaged or larger than this machine's memory");
+  } catch (const std::exception& e) {
+    throw ModelError(path + ": cannot be loaded (" + first_line(e.what()) + "); the file is damaged");
+  }
 }
 
 }  // namespace yolocpp::io

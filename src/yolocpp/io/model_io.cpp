@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "yolocpp/util/error.hpp"
+#include "yolocpp/util/limits.hpp"
 #include "yolocpp/util/log.hpp"
 
 namespace yolocpp::io {
@@ -75,7 +76,19 @@ nn::DetectionModel load_model(const std::string& path, int nc_override) {
   } catch (const YAML::Exception& e) {
     throw ModelError(path + ": the model description stored in the checkpoint is not valid YAML (" + e.what() + ")");
   }
-  const int ck_nc = yaml["nc"] ? yaml["nc"].as<int>() : static_cast<int>(ck.names.size());
+  int64_t nc64 = static_cast<int64_t>(ck.names.size());
+  try {
+    if (yaml["nc"]) nc64 = yaml["nc"].as<int64_t>();
+  } catch (const YAML::Exception&) {
+    nc64 = -1;
+  }
+  // Checked before the model is built: its head is sized by nc.
+  if (nc64 < 1 || nc64 > util::kMaxClasses)
+    throw ModelError(fmt::format("{}: the checkpoint's model description has nc: {}, outside 1..{}; the file is damaged "
+                                 "or hostile",
+                                 path, yaml["nc"] && yaml["nc"].IsScalar() ? yaml["nc"].Scalar() : std::to_string(nc64),
+                                 util::kMaxClasses));
+  const int ck_nc = static_cast<int>(nc64);
   const bool new_head = nc_override > 0 && nc_override != ck_nc;
   nn::DetectionModel model(yaml, new_head ? nc_override : ck_nc);
   const auto& w = ck.best_weights();

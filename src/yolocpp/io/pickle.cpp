@@ -1,10 +1,13 @@
 #include "yolocpp/io/pickle.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "yolocpp/util/error.hpp"
 
@@ -17,7 +20,49 @@ PValuePtr make_int(int64_t v) { auto p = std::make_shared<PValue>(); p->kind = K
 PValuePtr make_float(double v) { auto p = std::make_shared<PValue>(); p->kind = Kind::Float; p->f = v; return p; }
 PValuePtr make_str(std::string s) { auto p = std::make_shared<PValue>(); p->kind = Kind::Str; p->s = std::move(s); return p; }
 
+PValue::~PValue() {
+  if (items.empty() && entries.empty() && !args && !state) return;
+  // Children whose last owner is being destroyed hand their own children to this worklist first, so the
+  // destruction of a deep tree never recurses.
+  std::vector<PValuePtr> work;
+  auto take = [&work](PValue& v) {
+    for (auto& c : v.items) work.push_back(std::move(c));
+    for (auto& e : v.entries) {
+      work.push_back(std::move(e.first));
+      work.push_back(std::move(e.second));
+    }
+    v.items.clear();
+    v.entries.clear();
+    if (v.args) work.push_back(std::move(v.args));
+    if (v.state) work.push_back(std::move(v.state));
+  };
+  take(*this);
+  while (!work.empty()) {
+    PValuePtr c = std::move(work.back());
+    work.pop_back();
+    if (c && c.use_count() == 1) take(*c);
+  }
+}
+
 namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The i-th child of a value (items, then dict keys and values, then args and state); nullptr past the end.
+size_t child_count(const PValue& v) { return v.items.size() + 2 * v.entries.size() + 2; }
+const PValue* child(const PValue& v, size_t i) {
+  if (i < v.items.size()) return v.items[i].get();
+  i -= v.items.size();
+  if (i < 2 * v.entries.size()) return (i % 2 ? v.entries[i / 2].second : v.entries[i / 2].first).get();
+  i -= 2 * v.entries.size();
+  return i == 0 ? v.args.get() : i == 1 ? v.state.get() : nullptr;
+}
+bool has_children(const PValue& v) { return !v.items.empty() || !v.entries.empty() || v.args || v.state; }
 
 PValuePtr make(Kind k) { auto p = std::make_shared<PValue>(); p->kind = k; return p; }
 PValuePtr make_bool(bool v) { auto p = make(Kind::Bool); p->b = v; return p; }
@@ -33,11 +78,59 @@ bool same_key(const PValue& a, const PValue& b) {
   }
 }
 
-void dict_set(PValue& d, PValuePtr k, PValuePtr v) {
-  for (auto& e : d.entries)
-    if (same_key(*e.first, *k)) { e.second = std::move(v); return; }
-  d.entries.emplace_back(std::move(k), std::move(v));
+// The identity of a hashable key (what same_key compares), false for identity-keyed values.
+bool key_sig(const PValue& k, std::string& out) {
+  switch (k.kind) {
+    case Kind::Str: out = "s" + k.s; return true;
+    case Kind::Bytes: out = "b" + k.s; return true;
+    case Kind::Int: out = "i" + std::to_string(k.i); return true;
+    case Kind::Bool: out = k.b ? "t" : "f"; return true;
+    case Kind::None: out = "n"; return true;
+    default: return false;
+  }
 }
+
+// Dict assignment with Python's semantics (an existing key is replaced in place). Small dicts scan; large
+// ones get a hash index, so a hostile dict of a million keys costs a million steps, not 10^12.
+class DictIndex {
+ public:
+  void set(const PValuePtr& d, PValuePtr k, PValuePtr v) {
+    std::string sig;
+    if (!key_sig(*k, sig)) {
+      d->entries.emplace_back(std::move(k), std::move(v));
+      return;
+    }
+    auto it = index_.find(d.get());
+    if (it == index_.end() || it->second.owner.expired()) {  // also a dict freed and reallocated at this address
+      if (d->entries.size() < 32) {
+        for (auto& e : d->entries)
+          if (same_key(*e.first, *k)) { e.second = std::move(v); return; }
+        d->entries.emplace_back(std::move(k), std::move(v));
+        return;
+      }
+      Index& fresh = index_[d.get()];
+      fresh.owner = d;
+      fresh.pos.clear();
+      std::string s;
+      for (size_t i = 0; i < d->entries.size(); ++i)
+        if (key_sig(*d->entries[i].first, s)) fresh.pos.emplace(s, i);
+      it = index_.find(d.get());
+    }
+    auto [pos, inserted] = it->second.pos.emplace(std::move(sig), d->entries.size());
+    if (!inserted) {
+      d->entries[pos->second].second = std::move(v);
+      return;
+    }
+    d->entries.emplace_back(std::move(k), std::move(v));
+  }
+
+ private:
+  struct Index {
+    std::weak_ptr<PValue> owner;
+    std::unordered_map<std::string, size_t> pos;
+  };
+  std::unordered_map<const PValue*, Index> index_;
+};
 
 // Decodes UTF-8 into code points; protocol 2 stores `bytes` as a latin-1 str, so each code point is a byte.
 std::string latin1_from_utf8(const std::string& s, const std::string& label) {
@@ -112,6 +205,20 @@ const char* opname(unsigned char op) {
 class Unpickler {
  public:
   Unpickler(std::string_view d, const std::string& label, const PersistentLoad& pl) : d_(d), label_(label), pl_(pl) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  // On any failure, values mutated after creation may form reference cycles (a list appended to itself):
+  // emptying them breaks every cycle, so a refused file leaks nothing.
+  ~Unpickler() {
+    if (ok_) return;
+    stack_.clear();
+    memo_.clear();
+    for (auto& v : mutated_) {
+      v->items.clear();
+      v->entries.clear();
+      v->state.reset();
+    }
+  }
 
   PValuePtr run() {
     while (true) {
@@ -121,16 +228,67 @@ class Unpickler {
       if (step()) break;
     }
     if (stack_.empty()) fail("STOP with an empty stack");
+    check_shape(*stack_.back());
+    ok_ = true;
     return stack_.back();
   }
 
  private:
+  // Cycles and over-deep nesting are refused here, once, so every later walk may recurse and need no
+  // visited set for termination. Iterative DFS; `height` memoises shared sub-values (a DAG is walked in
+  // time linear in its distinct values, however many paths lead to them).
+  // Besides the result, every value mutated after creation is a root too: any cycle runs through one of
+  // them, so a cycle left only in the memo (unreachable from the result, yet never freed) is refused as well.
+  void check_shape(const PValue& result) {
+    std::unordered_map<const PValue*, size_t> height;
+    std::unordered_set<const PValue*> open;
+    std::vector<const PValue*> roots{&result};
+    for (const auto& m : mutated_) roots.push_back(m.get());
+    for (const PValue* root : roots)
+      if (has_children(*root) && !height.count(root)) walk(root, height, open);
+  }
+  void walk(const PValue* root, std::unordered_map<const PValue*, size_t>& height,
+            std::unordered_set<const PValue*>& open) {
+    struct Frame { const PValue* v; size_t next; size_t height; };
+    open.insert(root);
+    std::vector<Frame> st{{root, 0, 1}};
+    while (!st.empty()) {
+      Frame& f = st.back();
+      if (f.next == child_count(*f.v)) {
+        const size_t h = f.height;
+        height[f.v] = h;
+        open.erase(f.v);
+        st.pop_back();
+        if (!st.empty()) st.back().height = std::max(st.back().height, h + 1);
+        if (h + st.size() > kPickleMaxDepth) too_deep();
+        continue;
+      }
+      const PValue* c = child(*f.v, f.next++);
+      if (!c || !has_children(*c)) continue;
+      if (auto it = height.find(c); it != height.end()) {
+        f.height = std::max(f.height, it->second + 1);
+        if (f.height + st.size() > kPickleMaxDepth) too_deep();
+        continue;
+      }
+      if (!open.insert(c).second)
+        fail(fmt::format("a {} contains itself (a reference cycle), which no checkpoint needs", c->type_name()));
+      st.push_back({c, 0, 1});
+      if (st.size() > kPickleMaxDepth) too_deep();
+    }
+  }
+  [[noreturn]] void too_deep() const {
+    fail(fmt::format("values nest deeper than {} levels, far beyond any checkpoint", kPickleMaxDepth));
+  }
+  void mutated(const PValuePtr& v) {
+    if (mutated_.empty() || mutated_.back() != v) mutated_.push_back(v);
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     throw ModelError(fmt::format("{}: malformed pickle at byte {} ({} 0x{:02x}): {}; re-download or re-save the file",
                                  label_, op_pos_, opname(op_), op_, what));
   }
-  void need(size_t n) {
-    if (p_ + n > d_.size() || p_ + n < p_) fail("the data ends early; the file is truncated");
+  void need(uint64_t n) {
+    if (n > d_.size() - p_) fail("the data ends early; the file is truncated");
   }
   uint64_t le(int n) {
     need(n);
@@ -171,7 +329,11 @@ class Unpickler {
     stack_.resize(m);
     return items;
   }
-  void push(PValuePtr v) { stack_.push_back(std::move(v)); }
+  void push(PValuePtr v) {
+    if (++pushed_ > kPickleMaxValues)
+      fail(fmt::format("more than {} values, far beyond any checkpoint", kPickleMaxValues));
+    stack_.push_back(std::move(v));
+  }
   PValuePtr seq(Kind k, std::vector<PValuePtr> items) {
     auto v = make(k);
     v->items = std::move(items);
@@ -213,8 +375,10 @@ class Unpickler {
       if (c == 'n') out.push_back('\n');
       else if (c == 't') out.push_back('\t');
       else if (c == 'r') out.push_back('\r');
-      else if (c == 'x' && i + 2 < s.size()) {
-        out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+      else if (c == 'x') {
+        int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1, lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+        if (lo < 0) fail("bad \\x escape in a quoted string");
+        out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
       } else out.push_back(c);
     }
@@ -224,7 +388,13 @@ class Unpickler {
     std::string out;
     for (size_t i = 0; i < s.size(); ++i) {
       if (s[i] == '\\' && i + 5 < s.size() && s[i + 1] == 'u') {
-        append_utf8(out, static_cast<uint32_t>(std::stoul(s.substr(i + 2, 4), nullptr, 16)));
+        uint32_t cp = 0;
+        for (size_t k = i + 2; k < i + 6; ++k) {
+          int h = hex_digit(s[k]);
+          if (h < 0) fail("bad \\u escape in a unicode string");
+          cp = cp * 16 + static_cast<uint32_t>(h);
+        }
+        append_utf8(out, cp);
         i += 5;
       } else {
         append_utf8(out, static_cast<unsigned char>(s[i]));
@@ -257,7 +427,7 @@ class Unpickler {
       auto d = make(Kind::Dict);
       if (!a.empty() && (a[0]->is(Kind::List) || a[0]->is(Kind::Tuple)))
         for (auto& pr : a[0]->items)
-          if (pr->is(Kind::Tuple) && pr->items.size() == 2) dict_set(*d, pr->items[0], pr->items[1]);
+          if (pr->is(Kind::Tuple) && pr->items.size() == 2) dicts_.set(d, pr->items[0], pr->items[1]);
       return d;
     }
     if (n == "builtins.set" || n == "__builtin__.set" || n == "builtins.frozenset" || n == "__builtin__.frozenset") {
@@ -293,16 +463,23 @@ class Unpickler {
     for (auto& v : a[3]->items) { if (!v->is(Kind::Int)) fail("tensor stride is not an int"); stride.push_back(v->i); }
     if (size.size() != stride.size()) fail("tensor size and stride differ in length");
     const torch::Tensor& st = a[0]->tensor;
-    int64_t offset = a[1]->i, last = offset;
-    bool empty = false;
+    int64_t offset = a[1]->i, last = offset, numel = 1;
+    bool empty = false, overflow = offset < 0;
     for (size_t k = 0; k < size.size(); ++k) {
       if (size[k] < 0 || stride[k] < 0) fail("negative tensor size or stride");
       if (size[k] == 0) empty = true;
-      else last += (size[k] - 1) * stride[k];
+      int64_t span;
+      overflow = overflow || __builtin_mul_overflow(size[k] == 0 ? 0 : size[k] - 1, stride[k], &span) ||
+                 __builtin_add_overflow(last, span, &last) || __builtin_mul_overflow(numel, size[k], &numel);
     }
-    if (offset < 0 || (!empty && last >= st.numel()))
-      fail(fmt::format("tensor view [offset {}, last element {}] lies outside its storage of {} elements", offset, last,
-                       st.numel()));
+    if (overflow || (!empty && last >= st.numel()))
+      fail(fmt::format("tensor view [offset {}, sizes {}] lies outside its storage of {} elements", offset,
+                       fmt::join(size, "x"), st.numel()));
+    // A view may repeat elements (stride 0), but one larger than its storage would be materialised by the
+    // first contiguous() into memory the file never paid for.
+    if (numel > st.numel())
+      fail(fmt::format("tensor view of {} elements over a storage of {} (stride-0 expansion); re-save the checkpoint",
+                       numel, st.numel()));
     auto t = make(Kind::Tensor);
     t->tensor = empty ? torch::empty(size, st.options()) : st.as_strided(size, stride, offset);
     return t;
@@ -337,8 +514,11 @@ class Unpickler {
     auto state = pop();
     auto& obj = top();
     if (obj->is(Kind::Object)) {
+      mutated(obj);
+      if (obj->state) mutated(obj->state);
+      if (obj->state == state) return;  // BUILD with its own state: nothing to merge (and no self-iteration)
       if (obj->state && obj->state->is(Kind::Dict) && state->is(Kind::Dict))
-        for (auto& e : state->entries) dict_set(*obj->state, e.first, e.second);
+        for (auto& e : state->entries) dicts_.set(obj->state, e.first, e.second);
       else obj->state = state;
     }
     // BUILD on tensors/dicts (torch 2.x tensor metadata, dict subclasses) carries nothing we use.
@@ -412,6 +592,7 @@ class Unpickler {
         auto v = pop();
         auto& l = top();
         if (!l->is(Kind::List)) fail("APPEND to a " + l->type_name());
+        mutated(l);
         l->items.push_back(std::move(v));
         break;
       }
@@ -419,6 +600,7 @@ class Unpickler {
         auto items = pop_mark();
         auto& l = top();
         if (!l->is(op_ == 'e' ? Kind::List : Kind::Set)) fail("APPENDS/ADDITEMS to a " + l->type_name());
+        mutated(l);
         for (auto& v : items) l->items.push_back(std::move(v));
         break;
       }
@@ -426,7 +608,7 @@ class Unpickler {
         auto items = pop_mark();
         if (items.size() % 2) fail("DICT with an odd number of items");
         auto dct = make(Kind::Dict);
-        for (size_t k = 0; k < items.size(); k += 2) dict_set(*dct, items[k], items[k + 1]);
+        for (size_t k = 0; k < items.size(); k += 2) dicts_.set(dct, items[k], items[k + 1]);
         push(dct);
         break;
       }
@@ -434,7 +616,8 @@ class Unpickler {
         auto v = pop(), k = pop();
         auto& dct = top();
         if (!dct->is(Kind::Dict) && !dct->is(Kind::Object)) fail("SETITEM on a " + dct->type_name());
-        dict_set(*dct, k, v);
+        mutated(dct);
+        dicts_.set(dct, k, v);
         break;
       }
       case 'u': {
@@ -442,7 +625,8 @@ class Unpickler {
         if (items.size() % 2) fail("SETITEMS with an odd number of items");
         auto& dct = top();
         if (!dct->is(Kind::Dict) && !dct->is(Kind::Object)) fail("SETITEMS on a " + dct->type_name());
-        for (size_t k = 0; k < items.size(); k += 2) dict_set(*dct, items[k], items[k + 1]);
+        mutated(dct);
+        for (size_t k = 0; k < items.size(); k += 2) dicts_.set(dct, items[k], items[k + 1]);
         break;
       }
       case 'c': { std::string m = line(); std::string n = line(); push(global(m, n)); break; }
@@ -482,6 +666,10 @@ class Unpickler {
   std::vector<PValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PValuePtr> memo_;
+  std::vector<PValuePtr> mutated_;  // values changed after creation: the only ones a cycle can run through
+  DictIndex dicts_;
+  size_t pushed_ = 0;
+  bool ok_ = false;
 };
 
 }  // namespace

@@ -31,6 +31,12 @@ struct PValue {
   PValuePtr args, state;                                  // Object: constructor args, BUILD state
   torch::Tensor tensor;                                   // Tensor, Storage (1-D, storage dtype)
 
+  PValue() = default;
+  PValue(const PValue&) = default;
+  PValue& operator=(const PValue&) = default;
+  // Iterative: a hostile stream can nest a million tuples, which a recursive destructor would overflow.
+  ~PValue();
+
   bool is(Kind k) const { return kind == k; }
   bool is_none() const { return kind == Kind::None; }
   // Dict lookup by string key; nullptr when absent or not a dict.
@@ -48,8 +54,14 @@ PValuePtr make_str(std::string s);
 // persistent_load(pid) -> the value BINPERSID/PERSID pushes (a Storage for torch files).
 using PersistentLoad = std::function<PValuePtr(const PValuePtr& pid)>;
 
+// Limits that keep a hostile stream from driving later walks (to_yaml, module collection) off a cliff.
+// A real YOLO checkpoint nests ~20 deep and holds ~10^5 values; the limits are far above that.
+constexpr size_t kPickleMaxDepth = 256;        // longest chain of containers from the root
+constexpr size_t kPickleMaxValues = 4000000;   // values pushed while unpickling (bounds stack and memo too)
+
 // `label` names the file in error messages. Throws ModelError for unsupported globals, truncated or
-// malformed streams, and unknown opcodes.
+// malformed streams, unknown opcodes, a value that contains itself, nesting deeper than kPickleMaxDepth
+// and more than kPickleMaxValues values.
 PValuePtr unpickle(std::string_view data, const std::string& label, const PersistentLoad& persistent_load = {});
 
 // True when `module.name` is on the allow-list.

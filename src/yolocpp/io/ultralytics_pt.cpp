@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <set>
 
 #include "yolocpp/io/zip.hpp"
 #include "yolocpp/util/error.hpp"
+#include "yolocpp/util/limits.hpp"
 
 namespace yolocpp::io {
 
@@ -54,8 +56,21 @@ const PValue& dict_state(const PValue& module, const std::string& label, const s
   return *module.state;
 }
 
+// What a module walk may produce: a module DAG whose children repeat (each tensor shared by many modules)
+// would otherwise copy the same storage once per path.
+struct CollectBudget {
+  size_t modules = 100000;  // yolo11x has ~700
+  uint64_t bytes = 0;       // float32 copies: at most 4x the file (half -> float doubles it), plus slack
+};
+
 // state_dict order: a module's own parameters, its buffers (minus non-persistent ones), then its children.
-void collect(const PValue& module, const std::string& prefix, const std::string& label, UltralyticsCheckpoint& ck) {
+// The unpickler refuses cycles and deep nesting; `budget` bounds a module DAG whose children repeat.
+void collect(const PValue& module, const std::string& prefix, const std::string& label, UltralyticsCheckpoint& ck,
+             CollectBudget& budget) {
+  if (budget.modules == 0)
+    throw ModelError(label + ": the network expands to more than 100000 modules (shared sub-modules repeated); "
+                             "the checkpoint is damaged or hostile");
+  --budget.modules;
   const PValue& st = dict_state(module, label, prefix.empty() ? "model" : prefix.substr(0, prefix.size() - 1));
   std::set<std::string> non_persistent;
   if (auto np = st.attr("_non_persistent_buffers_set"))
@@ -71,6 +86,11 @@ void collect(const PValue& module, const std::string& prefix, const std::string&
                                      v->type_name()));
       std::string name = prefix + k->s;
       torch::Tensor t = v->tensor;
+      const uint64_t bytes = static_cast<uint64_t>(t.numel()) * 4;
+      if (bytes > budget.bytes)
+        throw ModelError(label + ": the network's tensors add up to more than 4x the file's size (shared tensors "
+                                 "repeated); the checkpoint is damaged or hostile");
+      budget.bytes -= bytes;
       ck.stored_dtype[name] = t.scalar_type();
       t = t.is_floating_point() ? t.to(torch::kFloat).contiguous() : t.contiguous().clone();
       if (t.data_ptr() == v->tensor.data_ptr()) t = t.clone();  // never alias the raw storage buffer
@@ -80,7 +100,15 @@ void collect(const PValue& module, const std::string& prefix, const std::string&
   }
   if (auto mods = st.attr("_modules"))
     for (auto& [k, v] : mods->entries)
-      if (k->is(Kind::Str) && !v->is_none()) collect(*v, prefix + k->s + ".", label, ck);
+      if (k->is(Kind::Str) && !v->is_none()) collect(*v, prefix + k->s + ".", label, ck, budget);
+}
+
+void collect(const PValue& module, const std::string& label, UltralyticsCheckpoint& ck) {
+  CollectBudget budget;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(label, ec);
+  budget.bytes = (ec ? 0 : 4 * static_cast<uint64_t>(size)) + (uint64_t(1) << 20);
+  collect(module, "", label, ck, budget);
 }
 
 double as_number(const PValue& v, const std::string& label, const std::string& what) {
@@ -155,7 +183,14 @@ YolocppExtras read_extras(const PValue& d, const std::string& label) {
 
 }  // namespace
 
-YAML::Node to_yaml(const PValue& v) {
+namespace {
+
+YAML::Node to_yaml(const PValue& v, const std::string& label, size_t& budget) {
+  if (budget == 0)
+    throw ModelError(fmt::format("{}: a pickled setting expands to more than {} values (shared sub-values repeated); "
+                                 "the checkpoint is damaged or hostile",
+                                 label, util::kMaxExpandedValues));
+  --budget;
   switch (v.kind) {
     case Kind::None: return YAML::Node(YAML::NodeType::Null);
     case Kind::Bool: return YAML::Node(v.b);
@@ -164,16 +199,16 @@ YAML::Node to_yaml(const PValue& v) {
     case Kind::Str: case Kind::Bytes: return YAML::Node(v.s);
     case Kind::List: case Kind::Tuple: case Kind::Set: {
       YAML::Node n(YAML::NodeType::Sequence);
-      for (auto& it : v.items) n.push_back(to_yaml(*it));
+      for (auto& it : v.items) n.push_back(to_yaml(*it, label, budget));
       return n;
     }
     case Kind::Dict: {
       YAML::Node n(YAML::NodeType::Map);
-      for (auto& [k, val] : v.entries) n[key_text(*k)] = to_yaml(*val);
+      for (auto& [k, val] : v.entries) n[key_text(*k)] = to_yaml(*val, label, budget);
       return n;
     }
     case Kind::Object:
-      if (v.state && v.state->is(Kind::Dict)) return to_yaml(*v.state);
+      if (v.state && v.state->is(Kind::Dict)) return to_yaml(*v.state, label, budget);
       return YAML::Node(v.s);
     case Kind::Tensor: {
       YAML::Node n(YAML::NodeType::Sequence);
@@ -185,6 +220,15 @@ YAML::Node to_yaml(const PValue& v) {
     default: return YAML::Node(v.type_name());
   }
 }
+
+YAML::Node to_yaml(const PValue& v, const std::string& label) {
+  size_t budget = util::kMaxExpandedValues;
+  return to_yaml(v, label, budget);
+}
+
+}  // namespace
+
+YAML::Node to_yaml(const PValue& v) { return to_yaml(v, std::string("pickle")); }
 
 PValuePtr load_torch_pickle(const std::string& path) {
   ZipReader zip(std::filesystem::path{path});
@@ -245,7 +289,7 @@ UltralyticsCheckpoint load_ultralytics_pt(const std::string& path) {
     wrapper->state = std::make_shared<PValue>();
     wrapper->state->kind = Kind::Dict;
     wrapper->state->entries.emplace_back(make_str("_parameters"), root);
-    collect(*wrapper, "", path, ck);
+    collect(*wrapper, path, ck);
     return ck;
   }
 
@@ -255,31 +299,44 @@ UltralyticsCheckpoint load_ultralytics_pt(const std::string& path) {
   if (!net)
     throw ModelError(path + ": the checkpoint has neither a 'model' nor an 'ema' network; it is not an Ultralytics "
                             "detection checkpoint");
-  collect(*net, "", path, ck);
+  collect(*net, path, ck);
   if (ck.state.empty()) throw ModelError(path + ": the network in this checkpoint has no weights");
 
-  if (auto y = net->attr("yaml"); y && y->is(Kind::Dict)) ck.yaml = to_yaml(*y);
+  if (auto y = net->attr("yaml"); y && y->is(Kind::Dict)) ck.yaml = to_yaml(*y, path);
+  auto class_id = [&](int64_t id, const char* what) {
+    if (id < 0 || id >= util::kMaxClasses)
+      throw ModelError(fmt::format("{}: {} {} is outside 0..{}; the checkpoint is damaged or hostile", path, what, id,
+                                   util::kMaxClasses - 1));
+    return static_cast<int>(id);
+  };
   if (auto n = net->attr("names")) {
     if (n->is(Kind::Dict)) {
       for (auto& [k, v] : n->entries)
-        if (k->is(Kind::Int) && v->is(Kind::Str)) ck.names[static_cast<int>(k->i)] = v->s;
+        if (k->is(Kind::Int) && v->is(Kind::Str)) ck.names[class_id(k->i, "class id in 'names'")] = v->s;
     } else if (n->is(Kind::List)) {
       for (size_t i = 0; i < n->items.size(); ++i)
-        if (n->items[i]->is(Kind::Str)) ck.names[static_cast<int>(i)] = n->items[i]->s;
+        if (n->items[i]->is(Kind::Str)) ck.names[class_id(static_cast<int64_t>(i), "class id in 'names'")] = n->items[i]->s;
     }
   }
-  if (auto nc = net->attr("nc"); nc && nc->is(Kind::Int)) ck.nc = static_cast<int>(nc->i);
-  else if (ck.yaml["nc"]) ck.nc = ck.yaml["nc"].as<int>();
-  else ck.nc = static_cast<int>(ck.names.size());
+  if (auto nc = net->attr("nc"); nc && nc->is(Kind::Int)) ck.nc = class_id(nc->i, "nc");
+  else if (ck.yaml["nc"]) {
+    int64_t v;
+    try {
+      v = ck.yaml["nc"].as<int64_t>();
+    } catch (const YAML::Exception&) {
+      throw ModelError(path + ": the model yaml's nc is not an integer; the checkpoint is damaged");
+    }
+    ck.nc = class_id(v, "nc");
+  } else ck.nc = static_cast<int>(ck.names.size());
   if (auto s = net->attr("stride"); s && s->is(Kind::Tensor)) {
     auto t = s->tensor.to(torch::kDouble).contiguous();
     for (int64_t i = 0; i < t.numel(); ++i) ck.stride.push_back(t[i].item<double>());
   }
-  if (auto a = net->attr("args")) ck.model_args = to_yaml(*a);
+  if (auto a = net->attr("args")) ck.model_args = to_yaml(*a, path);
 
-  if (auto v = root->attr("train_args")) ck.train_args = to_yaml(*v);
-  if (auto v = root->attr("train_metrics")) ck.train_metrics = to_yaml(*v);
-  if (auto v = root->attr("train_results")) ck.train_results = to_yaml(*v);
+  if (auto v = root->attr("train_args")) ck.train_args = to_yaml(*v, path);
+  if (auto v = root->attr("train_metrics")) ck.train_metrics = to_yaml(*v, path);
+  if (auto v = root->attr("train_results")) ck.train_results = to_yaml(*v, path);
   if (auto v = root->attr("epoch"); v && v->is(Kind::Int)) ck.epoch = v->i;
   if (auto v = root->attr("best_fitness"); v && (v->is(Kind::Float) || v->is(Kind::Int)))
     ck.best_fitness = as_number(*v, path, "best_fitness");

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "yolocpp/util/error.hpp"
@@ -14,6 +15,13 @@ namespace {
 constexpr uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0x06054b50;
 constexpr uint32_t kZip64EndSig = 0x06064b50, kZip64LocatorSig = 0x07064b50;
 
+// Deflate cannot expand data by more than ~1032:1; a larger declared size is a lie told to make us allocate.
+constexpr uint64_t kMaxInflateRatio = 1100;
+
+// True when [off, off + len) lies inside a buffer of n bytes; never overflows.
+bool fits(uint64_t off, uint64_t len, uint64_t n) { return off <= n && len <= n - off; }
+
+// Callers check fits() first: every offset here comes from the file.
 uint64_t rd(const std::string& d, size_t off, int n) {
   uint64_t v = 0;
   for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(d[off + i]);
@@ -64,18 +72,22 @@ void ZipReader::parse() {
   uint64_t count = rd(data_, end + 10, 2);
   uint64_t cd_size = rd(data_, end + 12, 4);
   uint64_t cd_off = rd(data_, end + 16, 4);
-  if ((count == 0xffff || cd_off == 0xffffffffu) && end >= 20 && rd(data_, end - 20, 4) == kZip64LocatorSig) {
+  if ((count == 0xffff || cd_off == 0xffffffffu || cd_size == 0xffffffffu) && end >= 20 &&
+      rd(data_, end - 20, 4) == kZip64LocatorSig) {
     uint64_t z64 = rd(data_, end - 20 + 8, 8);
-    if (z64 + 56 > data_.size() || rd(data_, z64, 4) != kZip64EndSig) throw IoError(bad + "bad ZIP64 record" + fix);
+    if (!fits(z64, 56, end - 20) || rd(data_, z64, 4) != kZip64EndSig) throw IoError(bad + "bad ZIP64 record" + fix);
     count = rd(data_, z64 + 32, 8);
     cd_size = rd(data_, z64 + 40, 8);
     cd_off = rd(data_, z64 + 48, 8);
   }
-  if (cd_off + cd_size > data_.size()) throw IoError(bad + "central directory past end of file" + fix);
+  if (!fits(cd_off, cd_size, data_.size())) throw IoError(bad + "central directory past end of file" + fix);
+  // Each central entry takes at least 46 bytes: a count beyond that is a lie (and would size the reserve).
+  if (count > cd_size / 46) throw IoError(bad + "central directory holds fewer entries than it declares" + fix);
+  const size_t cd_end = cd_off + cd_size;
   size_t p = cd_off;
   entries_.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
-    if (p + 46 > data_.size() || rd(data_, p, 4) != kCentralSig)
+    if (!fits(p, 46, cd_end) || rd(data_, p, 4) != kCentralSig)
       throw IoError(bad + "central directory entry " + std::to_string(i) + " damaged" + fix);
     ZipEntry e;
     e.method = static_cast<uint16_t>(rd(data_, p + 10, 2));
@@ -84,21 +96,28 @@ void ZipReader::parse() {
     e.size = rd(data_, p + 24, 4);
     size_t name_len = rd(data_, p + 28, 2), extra_len = rd(data_, p + 30, 2), comment_len = rd(data_, p + 32, 2);
     e.local_header_offset = rd(data_, p + 42, 4);
-    if (p + 46 + name_len + extra_len + comment_len > data_.size())
+    if (!fits(p + 46, name_len + extra_len + comment_len, cd_end))
       throw IoError(bad + "central directory entry " + std::to_string(i) + " truncated" + fix);
     e.name = data_.substr(p + 46, name_len);
     // ZIP64 extended information: only the fields whose 32-bit value is saturated are present, in order.
     size_t x = p + 46 + name_len, xend = x + extra_len;
-    while (x + 4 <= xend) {
+    while (fits(x, 4, xend)) {
       uint64_t id = rd(data_, x, 2), len = rd(data_, x + 2, 2);
+      if (!fits(x + 4, len, xend)) throw IoError(bad + "entry '" + e.name + "' has a truncated extra field" + fix);
       if (id == 1) {
-        size_t q = x + 4;
-        if (e.size == 0xffffffffu && q + 8 <= x + 4 + len) { e.size = rd(data_, q, 8); q += 8; }
-        if (e.compressed_size == 0xffffffffu && q + 8 <= x + 4 + len) { e.compressed_size = rd(data_, q, 8); q += 8; }
-        if (e.local_header_offset == 0xffffffffu && q + 8 <= x + 4 + len) e.local_header_offset = rd(data_, q, 8);
+        size_t q = x + 4, qend = x + 4 + len;
+        if (e.size == 0xffffffffu && fits(q, 8, qend)) { e.size = rd(data_, q, 8); q += 8; }
+        if (e.compressed_size == 0xffffffffu && fits(q, 8, qend)) { e.compressed_size = rd(data_, q, 8); q += 8; }
+        if (e.local_header_offset == 0xffffffffu && fits(q, 8, qend)) e.local_header_offset = rd(data_, q, 8);
       }
       x += 4 + len;
     }
+    // Sizes are checked against the file here, before anyone allocates for the entry.
+    if (!fits(e.local_header_offset, e.compressed_size, data_.size()))
+      throw IoError(bad + "entry '" + e.name + "' lies past the end of the file" + fix);
+    if (e.method == 0 ? e.size != e.compressed_size : e.size / kMaxInflateRatio > e.compressed_size)
+      throw IoError(bad + "entry '" + e.name + "' declares " + std::to_string(e.size) + " bytes from " +
+                    std::to_string(e.compressed_size) + " stored ones" + fix);
     p += 46 + name_len + extra_len + comment_len;
     index_.emplace(e.name, entries_.size());
     entries_.push_back(std::move(e));
@@ -126,11 +145,12 @@ std::string ZipReader::read(std::string_view name) const {
 std::string ZipReader::read(const ZipEntry& e) const {
   const std::string where = label_ + ": entry '" + e.name + "' ";
   const std::string fix = "; the file is corrupt or truncated: re-download or re-save it";
-  size_t h = e.local_header_offset;
-  if (h + 30 > data_.size() || rd(data_, h, 4) != kLocalSig) throw IoError(where + "has a damaged local header" + fix);
-  size_t start = h + 30 + rd(data_, h + 26, 2) + rd(data_, h + 28, 2);
-  if (start + e.compressed_size > data_.size() || start + e.compressed_size < start)
-    throw IoError(where + "runs past the end of the file" + fix);
+  const uint64_t h = e.local_header_offset;
+  if (!fits(h, 30, data_.size()) || rd(data_, h, 4) != kLocalSig) throw IoError(where + "has a damaged local header" + fix);
+  const uint64_t start = h + 30 + rd(data_, h + 26, 2) + rd(data_, h + 28, 2);
+  if (!fits(start, e.compressed_size, data_.size())) throw IoError(where + "runs past the end of the file" + fix);
+  if (e.method == 8 && e.size / kMaxInflateRatio > e.compressed_size)
+    throw IoError(where + "declares more inflated bytes than deflate can produce" + fix);
   std::string out;
   if (e.method == 0) {
     if (e.compressed_size != e.size) throw IoError(where + "has inconsistent stored sizes" + fix);
@@ -140,11 +160,22 @@ std::string ZipReader::read(const ZipEntry& e) const {
     z_stream zs{};
     if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) throw IoError(where + "could not start zlib inflate");
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data_.data() + start));
-    zs.avail_in = static_cast<uInt>(e.compressed_size);
     zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(e.size);
-    int rc = inflate(&zs, Z_FINISH);
-    uint64_t produced = zs.total_out;
+    // zlib counts in uInt: feed and drain in chunks so entries over 4 GiB inflate too.
+    uint64_t in_left = e.compressed_size, out_left = e.size;
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+      uInt in_chunk = static_cast<uInt>(std::min<uint64_t>(in_left, 1u << 30));
+      uInt out_chunk = static_cast<uInt>(std::min<uint64_t>(out_left, 1u << 30));
+      zs.avail_in = in_chunk;
+      zs.avail_out = out_chunk;
+      rc = inflate(&zs, Z_NO_FLUSH);
+      in_left -= in_chunk - zs.avail_in;
+      out_left -= out_chunk - zs.avail_out;
+      if (rc == Z_OK && zs.avail_in == in_chunk && zs.avail_out == out_chunk) break;  // no progress possible
+      if (rc == Z_BUF_ERROR) break;
+    }
+    uint64_t produced = e.size - out_left;
     inflateEnd(&zs);
     if (rc != Z_STREAM_END || produced != e.size) throw IoError(where + "does not inflate to its recorded size" + fix);
   } else {

@@ -12,6 +12,7 @@
 
 #include "yolocpp/util/embedded.hpp"
 #include "yolocpp/util/error.hpp"
+#include "yolocpp/util/limits.hpp"
 #include "yolocpp/util/log.hpp"
 
 namespace yolocpp::nn {
@@ -213,14 +214,28 @@ YAML::Node load_model_yaml(const std::string& name_or_path) {
 
 DetectionModelImpl::DetectionModelImpl(const YAML::Node& yaml, int nc, int ch) : ch_(ch) {
   yaml_ = YAML::Clone(yaml);
-  const int yaml_nc = yaml_["nc"] ? yaml_["nc"].as<int>() : 80;
-  nc_ = nc > 0 ? nc : yaml_nc;
+  const std::string file = yaml_["yaml_file"] && yaml_["yaml_file"].IsScalar() ? yaml_["yaml_file"].Scalar() : "model yaml";
+  int64_t yaml_nc = 80;
+  try {
+    if (yaml_["nc"]) yaml_nc = yaml_["nc"].as<int64_t>();
+  } catch (const YAML::Exception&) {
+    throw ModelError(file + ": nc must be an integer number of classes");
+  }
+  // Bounded before anything is sized from it: the head's layers grow with nc.
+  if (yaml_nc < 1 || yaml_nc > util::kMaxClasses || nc > util::kMaxClasses)
+    throw ModelError(fmt::format("{}: nc: {} is outside 1..{}; fix the model yaml", file, nc > 0 ? nc : yaml_nc,
+                                 util::kMaxClasses));
+  nc_ = nc > 0 ? nc : static_cast<int>(yaml_nc);
   if (nc > 0 && nc != yaml_nc) {
     log::info("Overriding model.yaml nc={} with nc={}", yaml_nc, nc);
   }
   yaml_["nc"] = nc_;
   yaml_["ch"] = ch;
-  build(ch);
+  try {
+    build(ch);
+  } catch (const YAML::Exception& e) {
+    throw ModelError(file + ": a layer or scale entry has the wrong type (" + e.msg + "); fix the model yaml");
+  }
   for (int i = 0; i < nc_; ++i) names.push_back(std::to_string(i));
 
   // Strides from a dry run (eval, so BatchNorm statistics stay untouched), then the head's bias priors.
@@ -255,6 +270,11 @@ void DetectionModelImpl::build(int ch) {
     if (yaml_["depth_multiple"]) depth = yaml_["depth_multiple"].as<double>();
     if (yaml_["width_multiple"]) width = yaml_["width_multiple"].as<double>();
   }
+  // Real scales are <= 1.5 and <= 2048 channels; the bounds stop a yaml from sizing terabyte layers.
+  if (!(depth > 0 && depth <= 16) || !(width > 0 && width <= 16) || !(max_ch > 0))
+    throw ModelError(fmt::format("{}: depth {} / width {} / max_channels {} are outside (0, 16] / (0, 16] / > 0; fix "
+                                 "the model yaml's scales",
+                                 file, depth, width, max_ch));
 
   std::vector<YAML::Node> rows;
   for (const char* sec : {"backbone", "head"}) {
@@ -293,6 +313,7 @@ void DetectionModelImpl::build(int ch) {
     };
     // repeats
     int n = r[1].as<int>();
+    if (n < 1 || n > 100) throw ModelError(fmt::format("{}: {} repeats {} times; use 1..100", file, where, n));
     if (n > 1) n = std::max(static_cast<int>(std::nearbyint(n * depth)), 1);
     Args a;
     a.where = where;
@@ -308,6 +329,8 @@ void DetectionModelImpl::build(int ch) {
       c2 = a.integer(0, 0);
       if (c2 <= 0) throw ModelError(fmt::format("{}: {} needs the output channels as its first argument", file, where));
       if (c2 != nc_) c2 = make_divisible(std::min(static_cast<double>(c2), max_ch) * width, 8);
+      if (c2 > 16384)
+        throw ModelError(fmt::format("{}: {} has {} output channels (> 16384); fix the model yaml", file, where, c2));
       std::vector<Arg> v{Arg::of_int(c1), Arg::of_int(c2)};
       v.insert(v.end(), a.v.begin() + 1, a.v.end());
       a.v = v;

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <sstream>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "yolocpp/util/error.hpp"
@@ -94,6 +96,15 @@ fs::path cache_dir() {
   if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return fs::path(d) / "yolocpp";
   if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "yolocpp";
   return fs::temp_directory_path() / "yolocpp-cache";
+}
+
+bool folder_writable(const fs::path& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  if ((st.st_mode & 0222) == 0) return false;
+  struct statvfs vs {};
+  if (::statvfs(dir.c_str(), &vs) == 0 && (vs.f_flag & ST_RDONLY)) return false;
+  return ::access(dir.c_str(), W_OK) == 0;
 }
 
 }  // namespace yolocpp::util

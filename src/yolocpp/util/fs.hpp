@@ -34,5 +34,8 @@ std::string read_file(const fs::path& path);  // throws IoError naming the path
 std::string sha256_file(const fs::path& path);
 std::string sha256_hex(std::string_view data);
 fs::path cache_dir();  // $YOLOCPP_CACHE_DIR, else $XDG_CACHE_HOME/yolocpp, else ~/.cache/yolocpp
+// False for a folder with no write bits or on a read-only mount, even as root (whom access(2) lets write
+// anywhere): a dataset marked read-only is never written into.
+bool folder_writable(const fs::path& dir);
 
 }  // namespace yolocpp::util
