@@ -140,7 +140,7 @@ TEST(Settings, KeyOrderFollowsUltralytics) {
   EXPECT_LT(pos("nms"), pos("lr0"));
   EXPECT_LT(pos("copy_paste_mode"), pos("cfg"));
   EXPECT_LT(pos("cfg"), pos("out"));
-  EXPECT_EQ(keys.back(), "max_hours");
+  EXPECT_EQ(keys.back(), "autodown");
   // Segmentation/classification/pose-only keys are left out.
   for (const char* k : {"overlap_mask", "mask_ratio", "dropout", "pose", "kobj", "retina_masks", "tracker"})
     EXPECT_EQ(pos(k), static_cast<long>(keys.size())) << k;

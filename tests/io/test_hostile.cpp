@@ -272,10 +272,10 @@ nlohmann::json base_header() {
 
 TEST(HostileNative, ModelYamlWithBillionClassesIsRefusedBeforeBuilding) {
   test::TempDir tmp;
-  Checkpoint ck;
-  ck.model_yaml = "nc: 1000000000\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\nhead:\n  - [[0], 1, Detect, [nc]]\n";
-  const fs::path p = tmp / "nc.pt";
-  save_checkpoint(ck, p.string());
+  // Written byte by byte in the native (zip + JSON) layout: yolocpp's own writer refuses such a yaml.
+  nlohmann::json h = base_header();
+  h["model_yaml"] = "nc: 1000000000\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\nhead:\n  - [[0], 1, Detect, [nc]]\n";
+  const fs::path p = native_with_header(tmp.path(), h);
   EXPECT_LT(fs::file_size(p), 5000u);
   const long rss0 = max_rss_mb();
   const std::string e = error_of([&] { load_model(p.string()); });
@@ -317,10 +317,10 @@ TEST(HostileCli, EachCraftedModelIsOneErrorLine) {
   h["names"] = {{"abc", "x"}};
   fs::create_directories(tmp / "n");
   files.push_back(native_with_header(tmp / "n", h));
-  Checkpoint ck;
-  ck.model_yaml = "nc: 1000000000\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\nhead:\n  - [[0], 1, Detect, [nc]]\n";
-  save_checkpoint(ck, (tmp / "nc.pt").string());
-  files.push_back(tmp / "nc.pt");
+  nlohmann::json nc = base_header();
+  nc["model_yaml"] = "nc: 1000000000\nbackbone:\n  - [-1, 1, Conv, [16, 3, 2]]\nhead:\n  - [[0], 1, Detect, [nc]]\n";
+  fs::create_directories(tmp / "nc");
+  files.push_back(native_with_header(tmp / "nc", nc));
   for (const auto& f : files) {
     auto r = test::yolocpp("info model=" + f.string());
     EXPECT_EQ(r.rc, 1) << f << ": " << r.out;
