@@ -265,6 +265,18 @@ TEST(HostileCheckCli, StrictExitsNonZeroOnAnyCorruptFile) {
   EXPECT_NE(r.out.find("check: FAILED"), std::string::npos) << r.out;
 }
 
+// Found by fuzz/fuzz_unpack on the merged tree: a manifest line naming a file longer than the file system
+// allows made std::filesystem throw its own error (an uncaught filesystem_error, not one clear line).
+TEST(HostilePack, ManifestNameTooLongForTheFileSystemIsOneDataError) {
+  TempDir t;
+  const std::string huge(5000, 'a');
+  const std::string manifest = std::string(64, '0') + "  " + huge + "\n";
+  const fs::path a = t / "long.tar.gz";
+  write_tgz(a, {{"MANIFEST.sha256", manifest}, {"dataset.yaml", "train: images\nval: images\n"}});
+  const std::string e = data_error_of([&] { data::unpack(a, t / "out"); });
+  EXPECT_NE(e.find("MANIFEST.sha256"), std::string::npos) << e;
+}
+
 // Found by fuzz/fuzz_unpack: a damaged gzip stream for which libarchive reports a NULL error string (the
 // message used to be built from it: strlen(NULL)).
 TEST(HostilePack, FuzzFoundArchiveWithoutLibarchiveErrorString) {

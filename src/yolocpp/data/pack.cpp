@@ -233,35 +233,41 @@ PackResult pack_dataset(const DatasetInfo& ds, const fs::path& out) {
 }
 
 void verify_manifest(const fs::path& dir, const std::string& what) {
-  fs::path mf = dir / kManifest;
-  if (!fs::is_regular_file(mf))
-    throw DataError(what + " has no " + kManifest + ": it was not made by `yolocpp pack`; pack the dataset with it");
-  std::istringstream in(util::read_file(mf));
-  std::set<std::string> listed{kManifest, kComplete};
-  std::string line;
-  int ln = 0;
-  while (std::getline(in, line)) {
-    ++ln;
-    if (line.empty()) continue;
-    if (line.size() < 67 || line.compare(64, 2, "  ") != 0)
-      throw DataError(what + ": " + kManifest + " line " + std::to_string(ln) + " is malformed; re-create the archive");
-    std::string h = line.substr(0, 64), name = line.substr(66);
-    listed.insert(name);
-    fs::path p = dir / name;
-    if (!safe_name(name) || !fs::is_regular_file(p))
-      throw DataError(what + ": '" + name + "' is listed in " + kManifest + " but missing from the archive; "
-                      "re-create it with `yolocpp pack`");
-    if (util::sha256_file(p) != h)
-      throw DataError(what + ": '" + name + "' does not match its sha256 in " + kManifest +
-                      " (modified or damaged); re-create the archive with `yolocpp pack`");
-  }
-  // No exemption (not even label *.cache files): this runs on a fresh unpack, before any cache is written.
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::string name = e.path().lexically_relative(dir).generic_string();
-    if (listed.count(name)) continue;
-    throw DataError(what + ": '" + name + "' is not listed in " + kManifest +
-                    " (added after packing); re-create the archive with `yolocpp pack`");
+  try {
+    fs::path mf = dir / kManifest;
+    if (!fs::is_regular_file(mf))
+      throw DataError(what + " has no " + kManifest + ": it was not made by `yolocpp pack`; pack the dataset with it");
+    std::istringstream in(util::read_file(mf));
+    std::set<std::string> listed{kManifest, kComplete};
+    std::string line;
+    int ln = 0;
+    while (std::getline(in, line)) {
+      ++ln;
+      if (line.empty()) continue;
+      if (line.size() < 67 || line.compare(64, 2, "  ") != 0)
+        throw DataError(what + ": " + kManifest + " line " + std::to_string(ln) + " is malformed; re-create the archive");
+      std::string h = line.substr(0, 64), name = line.substr(66);
+      listed.insert(name);
+      fs::path p = dir / name;
+      std::error_code ec;  // a name too long for the file system is a bad manifest, not an exception to escape
+      if (!safe_name(name) || !fs::is_regular_file(p, ec))
+        throw DataError(what + ": '" + name + "' is listed in " + kManifest + " but missing from the archive; "
+                        "re-create it with `yolocpp pack`");
+      if (util::sha256_file(p) != h)
+        throw DataError(what + ": '" + name + "' does not match its sha256 in " + kManifest +
+                        " (modified or damaged); re-create the archive with `yolocpp pack`");
+    }
+    // No exemption (not even label *.cache files): this runs on a fresh unpack, before any cache is written.
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+      if (!e.is_regular_file()) continue;
+      std::string name = e.path().lexically_relative(dir).generic_string();
+      if (listed.count(name)) continue;
+      throw DataError(what + ": '" + name + "' is not listed in " + kManifest +
+                      " (added after packing); re-create the archive with `yolocpp pack`");
+    }
+  } catch (const fs::filesystem_error& e) {  // names the file system cannot hold
+    throw DataError(what + ": " + kManifest + " names a file the file system cannot hold (" + e.code().message() +
+                    "); re-create the archive with `yolocpp pack`");
   }
 }
 
