@@ -481,6 +481,22 @@ int guarded(Ctx& c, const std::function<int(std::unique_ptr<SshSession>&)>& body
   return code;
 }
 
+// The watchdog's settings for this job: the meter starts now (the launch request, or adoption of instance=).
+AutodownPlan autodown_plan(const Ctx& c, const InstanceType& type, const std::string& instance_name) {
+  AutodownPlan p;
+  p.api_url = c.api->base_url();
+  p.api_key = c.api->api_key();
+  p.instance_name = instance_name;
+  const char* u = std::getenv("YOLOCPP_CLOUD_USER");
+  p.login_user = u && *u ? u : "ubuntu";
+  p.launch_epoch = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  p.price_cents_per_hour = type.price_cents_per_hour;
+  p.budget_usd = c.conn.budget;
+  p.max_hours = c.conn.max_hours;
+  p.idle_minutes = c.conn.autodown_minutes;
+  return p;
+}
+
 SshTarget target_for_instance(const Instance& inst, const Settings& s, const fs::path& key) {
   SshTarget t;
   const char* u = std::getenv("YOLOCPP_CLOUD_USER");  // Lambda images log in as ubuntu; other images differ
@@ -754,17 +770,7 @@ int cloud_train(const Settings& s) {
         how.ssh_key_name = c.api->ensure_ssh_key(public_key_of(key));
         c.ledger.mark_launch_requested();
         if (c.conn.autodown_minutes > 0) {
-          AutodownPlan p;
-          p.api_url = c.api->base_url();
-          p.api_key = c.api->api_key();
-          p.instance_name = Registry::instance_name(c.job.id);
-          const char* u = std::getenv("YOLOCPP_CLOUD_USER");
-          p.login_user = u && *u ? u : "ubuntu";
-          p.launch_epoch = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-          p.price_cents_per_hour = type.price_cents_per_hour;
-          p.budget_usd = c.conn.budget;
-          p.max_hours = c.conn.max_hours;
-          p.idle_minutes = c.conn.autodown_minutes;
+          AutodownPlan p = autodown_plan(c, type, Registry::instance_name(c.job.id));
           how.user_data = autodown_user_data(p);
           c.autodown = p;
         }
@@ -815,16 +821,8 @@ int cloud_train(const Settings& s) {
     c.job.remote_dir = c.conn.layout.job_dir();
     if (c.own_instance && c.conn.autodown_minutes > 0) {
       if (!c.autodown) {
-        // instance=: no user_data of ours ran there; arm the same watchdog over SSH.
-        AutodownPlan p;
-        p.api_url = c.api->base_url();
-        p.api_key = c.api->api_key();
-        p.instance_name = c.job.instance->name;
-        p.launch_epoch = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        p.price_cents_per_hour = type.price_cents_per_hour;
-        p.budget_usd = c.conn.budget;
-        p.max_hours = c.conn.max_hours;
-        p.idle_minutes = c.conn.autodown_minutes;
+        // instance=: no user_data of ours ran there; the same watchdog is armed over SSH.
+        AutodownPlan p = autodown_plan(c, type, c.job.instance->name);
         c.autodown = p;
       }
       ensure_autodown(*ssh, *c.autodown, c.instance_id());

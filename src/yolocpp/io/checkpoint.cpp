@@ -1,5 +1,7 @@
 #include "yolocpp/io/checkpoint.hpp"
 
+#include "yolocpp/util/time.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
@@ -42,15 +44,6 @@ std::string dtype_name(torch::ScalarType t) {
   throw ModelError(std::string("checkpoint: tensor dtype ") + c10::toString(t) + " cannot be saved");
 }
 
-std::string now_iso() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
-}
 
 void add_tensors(ZipWriter& zw, json& list, const std::string& group, const std::vector<std::string>& order,
                  const std::map<std::string, torch::Tensor>& m, size_t& counter) {
@@ -157,7 +150,7 @@ void save_native_checkpoint(const Checkpoint& ck, const std::string& path) {
   h["format"] = kFormat;
   h["format_version"] = kFormatVersion;
   h["yolocpp_version"] = ck.version.empty() ? std::string(YOLOCPP_VERSION) : ck.version;
-  h["date"] = ck.date.empty() ? now_iso() : ck.date;
+  h["date"] = ck.date.empty() ? util::local_iso_time() : ck.date;
   h["epoch"] = ck.epoch;
   h["best_fitness"] = ck.best_fitness ? json(*ck.best_fitness) : json(nullptr);
   json names = json::object();

@@ -1,5 +1,7 @@
 #include "yolocpp/io/onnx_export.hpp"
 
+#include "yolocpp/util/time.hpp"
+
 #include <fmt/format.h>
 #include <onnx/onnx_pb.h>
 
@@ -476,16 +478,6 @@ void set_value_info(onnx::ValueInfoProto* vi, const std::string& name, int32_t e
   }
 }
 
-std::string now_iso() {
-  const auto now = std::chrono::system_clock::now();
-  const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:06d}", buf, us);
-}
 
 void check_options(const nn::DetectionModelImpl& model, const OnnxExportOptions& o) {
   const int op = o.effective_opset();
@@ -533,7 +525,7 @@ std::vector<std::pair<std::string, std::string>> onnx_metadata(const nn::Detecti
       {"description", fmt::format("Ultralytics {} model {}", nn::model_display_name(model),
                                   o.data.empty() ? "" : "trained on " + o.data)},
       {"author", "yolocpp"},
-      {"date", o.date.empty() ? now_iso() : o.date},
+      {"date", o.date.empty() ? util::local_iso_time() : o.date},
       {"version", YOLOCPP_VERSION},
       {"license", "AGPL-3.0 License (https://ultralytics.com/license)"},
       {"docs", "https://docs.ultralytics.com"},

@@ -1,5 +1,7 @@
 #include "yolocpp/io/ultralytics_save.hpp"
 
+#include "yolocpp/util/time.hpp"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -364,15 +366,6 @@ class ModuleWriter {
   int64_t silu_memo_ = -1;
 };
 
-std::string now_iso() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
-}
 
 YAML::Node parse_yaml(const std::string& text, const char* what) {
   try {
@@ -514,7 +507,7 @@ std::string ultralytics_checkpoint_bytes(const Checkpoint& ck) {
              {"nc", [&] { w.integer(nc); }},
              {"args", [&] { emit_yaml(w, train_args); }},
              {"criterion", [&] { w.none(); }}};
-  const std::string date = ck.date.empty() ? now_iso() : ck.date;
+  const std::string date = ck.date.empty() ? util::local_iso_time() : ck.date;
   const std::string version = ck.version.empty() ? std::string(YOLOCPP_VERSION) : ck.version;
 
   auto put_meta = [&] {
