@@ -525,7 +525,7 @@ std::vector<std::pair<std::string, std::string>> onnx_metadata(const nn::Detecti
       {"description", fmt::format("Ultralytics {} model {}", nn::model_display_name(model),
                                   o.data.empty() ? "" : "trained on " + o.data)},
       {"author", "yolocpp"},
-      {"date", o.date.empty() ? util::local_iso_time() : o.date},
+      {"date", o.date.empty() ? util::local_iso_time(/*microseconds=*/true) : o.date},
       {"version", YOLOCPP_VERSION},
       {"license", "AGPL-3.0 License (https://ultralytics.com/license)"},
       {"docs", "https://docs.ultralytics.com"},
