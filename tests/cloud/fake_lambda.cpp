@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include <chrono>
@@ -125,6 +127,7 @@ struct FakeLambda::Impl {
   std::vector<pid_t> user_data_pids;
   std::vector<FakeInstance> insts;  // in launch order
   std::vector<Key> keys;
+  std::vector<FakeFilesystem> fss;
   std::vector<FakeEvent> events;
   std::vector<std::string> lines, auths;
   int launch_posts = 0;
@@ -140,6 +143,8 @@ struct FakeLambda::Impl {
         if (i.status != "terminated") {
           i.terminated_at = i.terminate_requested_at + opt.terminate_s;
           event("terminated", i.id);
+          i.status = "terminated";
+          lose_local_state(i);
         }
         i.status = "terminated";
       } else {
@@ -148,12 +153,68 @@ struct FakeLambda::Impl {
     } else if (t >= i.active_at) {
       if (i.status != "active") {
         event("active", i.id);
+        mount(i);
         run_user_data(i);
       }
       i.status = "active";
     } else {
       i.status = "booting";
     }
+  }
+
+  FakeFilesystem* filesystem(const std::string& name) {
+    for (auto& f : fss)
+      if (f.name == name) return &f;
+    return nullptr;
+  }
+  bool in_use(const std::string& name, const FakeInstance* except = nullptr) {
+    for (const auto& i : insts)
+      if (&i != except && i.status != "terminated" &&
+          std::find(i.file_systems.begin(), i.file_systems.end(), name) != i.file_systems.end())
+        return true;
+    return false;
+  }
+  // The NFS mount appears with the running instance (as a link to the filesystem's files).
+  void mount(const FakeInstance& i) {
+    if (opt.nfs_dir.empty()) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const auto& name : i.file_systems)
+      if (FakeFilesystem* f = filesystem(name)) {
+        fs::path store = fs::path(opt.nfs_dir) / ".store" / f->id;
+        fs::create_directories(store, ec);
+        if (!fs::is_symlink(f->mount_point)) fs::create_directory_symlink(store, f->mount_point, ec);
+      }
+  }
+  // Terminated: its mounts go (unless another running instance holds them), and with them its local disk.
+  void lose_local_state(const FakeInstance& i) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!opt.nfs_dir.empty())
+      for (const auto& name : i.file_systems)
+        if (FakeFilesystem* f = filesystem(name); f && !in_use(name, &i)) fs::remove(f->mount_point, ec);
+    if (opt.wipe_home_on_terminate && !opt.user_home.empty())
+      for (const auto& e : fs::directory_iterator(opt.user_home, ec)) fs::remove_all(e.path(), ec);
+  }
+  json filesystem_json(const FakeFilesystem& f) {
+    return {{"id", f.id},
+            {"name", f.name},
+            {"mount_point", f.mount_point},
+            {"created", "2026-12-03T10:00:00+00:00"},
+            {"created_by", {{"id", "u1"}, {"email", "user@example.com"}, {"status", "active"}}},
+            {"is_in_use", in_use(f.name)},
+            {"region", region_json(f.region)}};
+  }
+  std::string make_filesystem(const std::string& name, const std::string& region) {
+    FakeFilesystem f;
+    f.id = hex32(rng);
+    f.name = name;
+    f.region = region;
+    f.mount_point = opt.nfs_dir.empty() ? "/lambda/nfs/" + name : opt.nfs_dir + "/" + name;
+    f.created_at = now();
+    fss.push_back(f);
+    event("filesystem-create", f.id);
+    return f.id;
   }
 
   // cloud-init's part: the user_data script, fed to bash on stdin (never written to a file by the fake).
@@ -206,7 +267,7 @@ struct FakeLambda::Impl {
     json j = {{"id", i.id},
               {"status", i.status},
               {"ssh_key_names", json::array({i.ssh_key_name})},
-              {"file_system_names", json::array()},
+              {"file_system_names", i.file_systems},
               {"region", region_json(i.region)},
               {"instance_type", type_json(*t)},
               {"hostname", i.hostname},
@@ -237,8 +298,10 @@ struct FakeLambda::Impl {
   }
 
   std::string create(const std::string& name, const std::string& region, const std::string& type,
-                     const std::string& key, const std::string& user_data = "") {
+                     const std::string& key, const std::string& user_data = "",
+                     const std::vector<std::string>& file_systems = {}) {
     FakeInstance i;
+    i.file_systems = file_systems;
     i.user_data = user_data;
     if (const TypeInfo* t = find_type(types, type)) i.cents_per_hour = t->cents;
     i.id = hex32(rng);
@@ -358,6 +421,21 @@ FakeLambda::FakeLambda(Options o) : impl_(std::make_unique<Impl>()), opt_(o) {
       bool known_key = false;
       for (const auto& k : I.keys) known_key |= k.name == key;
       if (!known_key) return error(res, 400, "global/object-does-not-exist", "Specified SSH key does not exist.");
+      std::vector<std::string> fs_names;
+      if (b.contains("file_system_names")) {
+        if (!b["file_system_names"].is_array())
+          return error(res, 400, "global/invalid-parameters", "file_system_names must be an array of strings.");
+        for (const auto& v : b["file_system_names"]) {
+          if (!v.is_string()) return error(res, 400, "global/invalid-parameters", "file_system_names must be an array of strings.");
+          FakeFilesystem* f = I.filesystem(v.get<std::string>());
+          if (!f) return error(res, 400, "global/object-does-not-exist", "Specified file system does not exist.");
+          if (f->region != region)
+            return error(res, 400, "instance-operations/launch/file-system-in-wrong-region",
+                         "File system is in a different region than the instance.",
+                         "Launch the instance in the file system's region.");
+          fs_names.push_back(f->name);
+        }
+      }
       const auto& cap = I.capacity[type];
       bool refused = std::find(I.refused_regions.begin(), I.refused_regions.end(), region) != I.refused_regions.end();
       if (refused || std::find(cap.begin(), cap.end(), region) == cap.end()) {
@@ -366,7 +444,7 @@ FakeLambda::FakeLambda(Options o) : impl_(std::make_unique<Impl>()), opt_(o) {
                      "Not enough capacity to fulfill launch request.",
                      "Choose an instance type with more availability, or try again later.");
       }
-      id = I.create(b.value("name", ""), region, type, key, b.value("user_data", ""));
+      id = I.create(b.value("name", ""), region, type, key, b.value("user_data", ""), fs_names);
       if (I.hang_n > 0) {
         --I.hang_n;
         hang = I.hang_s;
@@ -469,6 +547,48 @@ FakeLambda::FakeLambda(Options o) : impl_(std::make_unique<Impl>()), opt_(o) {
       out.push_back(I.instance_json(*i));
     }
     ok(res, {{"restarted_instances", out}});
+  });
+
+  // Filesystems: the list path has a hyphen, create and delete have none (as in Lambda's API).
+  svr.Get(root + "/file-systems", [this](const httplib::Request&, httplib::Response& res) {
+    Impl& I = *impl_;
+    std::lock_guard<std::mutex> lk(I.mu);
+    for (auto& i : I.insts) I.refresh(i);
+    json d = json::array();
+    for (const auto& f : I.fss) d.push_back(I.filesystem_json(f));
+    ok(res, d);
+  });
+  svr.Post(root + "/filesystems", [this](const httplib::Request& req, httplib::Response& res) {
+    Impl& I = *impl_;
+    std::lock_guard<std::mutex> lk(I.mu);
+    json b = json::parse(req.body, nullptr, false);
+    if (b.is_discarded() || !b.is_object() || !b.contains("name") || !b["name"].is_string() || !b.contains("region") ||
+        !b["region"].is_string())
+      return error(res, 400, "global/invalid-parameters", "Missing required fields: name, region");
+    std::string name = b["name"], region = b["region"];
+    bool good = !name.empty() && name.size() <= 60 && std::isalpha(static_cast<unsigned char>(name[0]));
+    for (unsigned char c : name) good &= std::isalnum(c) || c == '-';
+    if (!good)
+      return error(res, 400, "global/invalid-parameters", "Name must match ^[a-zA-Z]+[0-9a-zA-Z-]*$ (at most 60 characters).");
+    if (!region_names().count(region)) return error(res, 400, "global/invalid-parameters", "Invalid region: " + region);
+    if (I.filesystem(name)) return error(res, 400, "global/duplicate", "A file system with this name already exists.");
+    std::string id = I.make_filesystem(name, region);
+    ok(res, I.filesystem_json(*I.filesystem(name)));
+    (void)id;
+  });
+  svr.Delete(root + R"(/filesystems/([0-9a-f]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    Impl& I = *impl_;
+    std::lock_guard<std::mutex> lk(I.mu);
+    for (auto& i : I.insts) I.refresh(i);
+    for (size_t n = 0; n < I.fss.size(); ++n)
+      if (I.fss[n].id == req.matches[1]) {
+        if (I.in_use(I.fss[n].name))
+          return error(res, 400, "filesystems/filesystem-in-use", "File system is mounted on a running instance.");
+        std::string id = I.fss[n].id;
+        I.fss.erase(I.fss.begin() + n);
+        return ok(res, {{"deleted_ids", json::array({id})}});
+      }
+    error(res, 404, "global/object-does-not-exist", "Specified file system does not exist.");
   });
 
   svr.Get(root + "/ssh-keys", [this](const httplib::Request&, httplib::Response& res) {
@@ -615,6 +735,14 @@ std::vector<FakeInstance> FakeLambda::active_instances() {
   for (auto& i : instances())
     if (i.status != "terminated") out.push_back(i);
   return out;
+}
+std::string FakeLambda::add_filesystem(const std::string& name, const std::string& region) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  return impl_->make_filesystem(name, region);
+}
+std::vector<FakeFilesystem> FakeLambda::filesystems() {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  return impl_->fss;
 }
 std::vector<FakeEvent> FakeLambda::events() {
   std::lock_guard<std::mutex> lk(impl_->mu);

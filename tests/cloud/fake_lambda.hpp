@@ -21,6 +21,12 @@ struct FakeInstance {
   double launched_at = 0;       // seconds since the fake started
   double active_at = 0;         // launched_at + boot_s
   double terminate_requested_at = -1, terminated_at = -1;
+  std::vector<std::string> file_systems;  // names attached at launch
+};
+
+struct FakeFilesystem {
+  std::string id, name, region, mount_point;
+  double created_at = 0;
 };
 
 struct FakeEvent {
@@ -41,6 +47,14 @@ class FakeLambda {
     // HOME and PATH (the sshd fixture's), so an armed watchdog lives on the same machine the SSH tests reach.
     std::string user_home;      // "" = do not run user_data (it is still recorded)
     std::string user_path = "/usr/local/bin:/usr/bin:/bin";
+    // Persistent filesystems (NFS). Lambda mounts one at /lambda/nfs/<name>, only on instances that attached it
+    // at launch, and only while they run. The fake keeps each filesystem's files in <nfs_dir>/.store/<id> and
+    // "mounts" it as the link <nfs_dir>/<name> while such an instance is active; the API reports that path as
+    // mount_point (the client must use what the API says). "" = filesystems have no files behind them.
+    std::string nfs_dir;
+    // The instance's local disk is lost on terminate: every file under user_home goes when an instance
+    // terminates (only for tests that say so: the loopback "instances" share one home).
+    bool wipe_home_on_terminate = false;
   };
   FakeLambda();
   explicit FakeLambda(Options o);
@@ -83,11 +97,14 @@ class FakeLambda {
   std::string add_instance(const std::string& name, const std::string& region = "us-west-2",
                            const std::string& type = "gpu_1x_a100_sxm4");
   void add_ssh_key(const std::string& name, const std::string& public_key);
+  // A filesystem made outside the client (e.g. in the Lambda console). Returns its id.
+  std::string add_filesystem(const std::string& name, const std::string& region);
 
   // ---- inspection ------------------------------------------------------------------------------------------
   std::vector<FakeInstance> instances();         // all, terminated ones included
   std::vector<FakeInstance> active_instances();  // every instance not yet 'terminated'
   std::vector<FakeEvent> events();
+  std::vector<FakeFilesystem> filesystems();
   int count(const std::string& what);            // events with that `what`
   int launch_posts();                            // launch POSTs that reached the handler (faults included)
   std::vector<std::string> request_lines();      // "METHOD /path STATUS"

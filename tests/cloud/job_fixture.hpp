@@ -67,6 +67,8 @@ inline std::string read_text(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
+inline bool exists_nonempty(const fs::path& p) { return fs::exists(p) && fs::file_size(p) > 0; }
+
 class CloudJob : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -78,6 +80,7 @@ class CloudJob : public ::testing::Test {
     o.ssh_port = sshd->port();
     o.user_home = sshd->home().string();
     o.user_path = sshd->bin_dir().string() + ":/usr/local/bin:/usr/bin:/bin";
+    fake_options(o);
     fake = std::make_unique<FakeLambda>(o);
     // `exec env`: the CLI itself is the child (signals reach it, not a shell).
     env = "cd " + sh(work.path().string()) + " && exec env YOLOCPP_CONFIG_DIR=" + sh((work / "config").string()) +
@@ -110,6 +113,7 @@ class CloudJob : public ::testing::Test {
   }
   std::string cli(const std::string& args) const { return env + YOLOCPP_BIN + " " + args; }
   virtual std::string login_shell() const { return ""; }  // "" = the fixture's default (bash)
+  virtual void fake_options(FakeLambda::Options&) const {}  // a test's own settings for the fake
   // Waits until the fake has no instance left running (the watchdog's work), up to `seconds`.
   bool wait_no_active(double seconds) {
     auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);

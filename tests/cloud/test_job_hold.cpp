@@ -11,7 +11,6 @@
 namespace yolocpp::test {
 namespace {
 
-bool exists_nonempty(const fs::path& p) { return fs::exists(p) && fs::file_size(p) > 0; }
 
 // Remote processes of a job still alive (by the job folder in their command line).
 int remote_processes(const SshdFixture& sshd, const std::string& job) {

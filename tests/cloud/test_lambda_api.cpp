@@ -380,3 +380,48 @@ TEST(LambdaApi, EdgeBlocked403AndTimeoutsAreNamed) {
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:9"), std::string::npos) << e.what();
   }
 }
+
+TEST(LambdaApi, FilesystemsCreateListAttachAtLaunchInTheirRegionOnly) {
+  Fixture f;
+  EXPECT_TRUE(f.api.list_filesystems().empty());
+  EXPECT_FALSE(f.api.find_filesystem("aoe2-data").has_value());
+  // A create whose first two answers are 503s is retried; names are unique, so this makes exactly one.
+  f.fake.fail_5xx(2, "/filesystems");
+  Filesystem fs = f.api.create_filesystem("aoe2-data", "us-east-1");
+  EXPECT_EQ(fs.name, "aoe2-data");
+  EXPECT_EQ(fs.region, "us-east-1");
+  EXPECT_EQ(fs.mount_point, "/lambda/nfs/aoe2-data");  // the fake without nfs_dir reports Lambda's default
+  EXPECT_EQ(fs.id.size(), 32u);
+  EXPECT_FALSE(fs.in_use);
+  ASSERT_EQ(f.fake.filesystems().size(), 1u);
+  // The list path is /file-systems, create is /filesystems (Lambda's spelling difference).
+  auto lines = f.fake.request_lines();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "POST /api/v1/filesystems 200"), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "GET /api/v1/file-systems 200"), lines.end());
+  // A create that meets its own name (global/duplicate: the answer to an earlier try was lost) returns that
+  // filesystem instead of failing, and makes no second one.
+  Filesystem again = f.api.create_filesystem("aoe2-data", "us-east-1");
+  EXPECT_EQ(again.id, fs.id);
+  EXPECT_EQ(f.fake.filesystems().size(), 1u);
+  EXPECT_EQ(f.fake.count("filesystem-create"), 1);
+  EXPECT_THROW(f.api.create_filesystem("9starts-with-digit", "us-east-1"), ConfigError);
+
+  // Launch with it outside its region: the API refuses with its own code, and nothing is created.
+  auto req = f.request("yolocpp-fs1", "us-west-2");
+  req.file_system_names = {"aoe2-data"};
+  try {
+    f.api.launch(req);
+    FAIL() << "launch in the wrong region must be refused";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code, "instance-operations/launch/file-system-in-wrong-region");
+  }
+  EXPECT_EQ(f.fake.count("launch"), 0);
+  // In its region it is attached and reported on the instance, and in use while the instance lives.
+  req.region = "us-east-1";
+  auto r = f.api.launch(req);
+  Instance i = f.api.get_instance(r.instance_id);
+  EXPECT_EQ(i.file_system_names, std::vector<std::string>{"aoe2-data"});
+  EXPECT_TRUE(f.api.find_filesystem("aoe2-data")->in_use);
+  f.cleanup_and_check();
+  EXPECT_FALSE(f.api.find_filesystem("aoe2-data")->in_use);
+}

@@ -121,7 +121,7 @@ std::string bootstrap(SshSession& ssh, const RemoteLayout& l, BootstrapMode mode
                        ssh.target().host_id + " is " + remote_platform + "; use bootstrap=source");
     fs::path self = self_binary();
     std::string sha = util::sha256_file(self);
-    std::string bin = l.root() + "/bin/yolocpp-" + sha.substr(0, 16);
+    std::string bin = l.store() + "/bin/yolocpp-" + sha.substr(0, 16);
     auto st = upload_resumable(ssh, self, bin, progress);
     ssh.check("chmod +x " + quote::sh(bin));
     auto v = ssh.run(quote::sh(bin) + " version");
@@ -144,13 +144,13 @@ std::string bootstrap(SshSession& ssh, const RemoteLayout& l, BootstrapMode mode
   const std::string key = build_key(sha, torch);
   // <key>/src holds the tree and <key>/src/build the build, the same layout as a checkout (compiler caches
   // keyed on relative paths then see the same paths).
-  const std::string dir = l.home + "/.cache/yolocpp/yolocpp-" + key;
+  const std::string dir = l.build_dir(key);
   const std::string bin_abs = dir + "/src/build/bin/yolocpp";
   if (ssh.run("test -x " + quote::sh(bin_abs) + " && " + quote::sh(bin_abs) + " version >/dev/null 2>&1").status == 0) {
     log::info("remote: reusing the yolocpp build {} ({})", key, torch.summary());
     return bin_abs;
   }
-  const std::string remote_archive = l.root() + "/src/yolocpp-src-" + sha.substr(0, 16) + ".tar.gz";
+  const std::string remote_archive = l.store() + "/src/yolocpp-src-" + sha.substr(0, 16) + ".tar.gz";
   upload_resumable(ssh, archive, remote_archive, progress);
   std::string script =
       "set -e\nD=" + quote::sh(dir) + "\nrm -rf \"$D/src\" && mkdir -p \"$D/src\"\n"

@@ -1,6 +1,7 @@
 #include "yolocpp/cloud/job.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cmath>
 #include <csignal>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -69,7 +71,7 @@ void print_out(std::string_view d) {
 const std::set<std::string>& local_only() {
   static const std::set<std::string> k = {"mode", "api_url", "gpu", "region", "budget", "host", "ssh_port",
                                           "ssh_key", "keep", "bootstrap", "instance", "export", "max_hours",
-                                          "autodown", "data", "model", "project", "name", "exist_ok", "cfg"};
+                                          "autodown", "filesystem", "filesystem_create", "data", "model", "project", "name", "exist_ok", "cfg"};
   return k;
 }
 
@@ -133,7 +135,7 @@ struct Conn {
 nlohmann::json conn_json(const Conn& c) {
   return {{"user", c.target.user}, {"host", c.target.host}, {"port", c.target.port},
           {"key_file", c.target.key_file.string()}, {"known_hosts", c.target.known_hosts.string()},
-          {"host_id", c.target.host_id}, {"home", c.layout.home}, {"name", c.layout.name}, {"bin", c.bin},
+          {"host_id", c.target.host_id}, {"home", c.layout.home}, {"persist", c.layout.persist}, {"name", c.layout.name}, {"bin", c.bin},
           {"log_offset", c.log_offset}, {"local_dir", fs::absolute(c.local_dir).string()},
           {"export", c.export_format}, {"budget", c.budget}, {"max_hours", c.max_hours},
           {"autodown", c.autodown_minutes}, {"host_mode", c.host_mode}};
@@ -149,6 +151,7 @@ Conn conn_from(const nlohmann::json& j) {
   c.target.host_id = j.value("host_id", "");
   c.layout.home = j.value("home", "");
   c.layout.name = j.value("name", "");
+  c.layout.persist = j.value("persist", "");
   c.bin = j.value("bin", "");
   c.log_offset = j.value("log_offset", uint64_t{0});
   c.local_dir = j.value("local_dir", "");
@@ -626,7 +629,87 @@ struct Checked {
   data::DatasetInfo ds;
   BootstrapMode boot = BootstrapMode::Source;
   std::string boot_arg;
+  std::string filesystem;  // filesystem= ("" = none)
 };
+
+// filesystem=NAME on Lambda: the filesystem (created when asked), checked against the region, the type's
+// capacity and instance= before anything is launched. Lambda attaches filesystems only at launch and only in
+// their own region, so the filesystem decides the region.
+Filesystem resolve_filesystem(LambdaApi& api, const Settings& s, const InstanceType& type,
+                              const std::optional<Instance>& given) {
+  const std::string name = s.str("filesystem");
+  const std::string region = s.str("region");
+  std::optional<Filesystem> f = api.find_filesystem(name);
+  if (given) {
+    const auto& names = given->file_system_names;
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      throw ConfigError("instance=" + given->id + " was launched without filesystem " + name + ", and Lambda attaches "
+                        "filesystems only at launch: drop instance= to launch a new instance with it, or drop "
+                        "filesystem= (nothing was launched)");
+    if (!f) throw CloudError("instance " + given->id + " names filesystem " + name + ", which the API does not list");
+    return *f;
+  }
+  InstanceTypeOffer offer = api.instance_type(type.name);
+  std::string with_capacity;
+  for (const auto& r : offer.regions_with_capacity) with_capacity += (with_capacity.empty() ? "" : ", ") + r.name;
+  if (!f) {
+    if (!s.boolean("filesystem_create")) {
+      std::string have;
+      for (const auto& x : api.list_filesystems()) have += (have.empty() ? "" : ", ") + x.name + " (" + x.region + ")";
+      throw ConfigError("filesystem=" + name + ": this Lambda account has no filesystem of that name (it has: " +
+                        (have.empty() ? "none" : have) + "); add filesystem_create=True to create it (Lambda bills "
+                        "it per GiB used per month, also while no instance mounts it) (nothing was launched)");
+    }
+    std::string where = region;
+    if (where.empty() || where == "auto") {
+      if (offer.regions_with_capacity.empty())
+        throw CloudError("no capacity for " + type.name + " in any region now, so there is no region to create "
+                         "filesystem " + name + " in; try later or another gpu= (nothing was launched)");
+      where = offer.regions_with_capacity.front().name;
+    }
+    f = api.create_filesystem(name, where);
+    log::info("created filesystem {} in {} (mounted at {}); Lambda bills it per GiB used per month until it is "
+              "deleted in the Lambda console", f->name, f->region, f->mount_point);
+  }
+  if (!region.empty() && region != "auto" && region != f->region)
+    throw ConfigError("filesystem " + name + " is in region " + f->region + ", and Lambda mounts a filesystem only "
+                      "on instances in its region: use region=" + f->region + " (or region=auto) (nothing was "
+                      "launched)");
+  bool has = false;
+  for (const auto& r : offer.regions_with_capacity) has |= r.name == f->region;
+  if (!has)
+    throw CloudError("no capacity for " + type.name + " in " + f->region + " now, where filesystem " + name +
+                     " lives (regions with capacity: " + (with_capacity.empty() ? "none" : with_capacity) +
+                     "); try again later or another gpu= (nothing was launched)");
+  return *f;
+}
+
+std::string first_line(const std::string& t) {
+  std::string l = t.substr(0, t.find('\n'));
+  return l.empty() ? "no output" : l;
+}
+
+// The filesystem's mount on the instance: cloud-init mounts it during boot, possibly after sshd answers, so
+// it is waited for (up to 2 min). The yolocpp folder on it is made writable for the login user.
+void prepare_filesystem(SshSession& ssh, const Filesystem& f) {
+  const std::string mp = quote::sh(f.mount_point);
+  const std::string dir = quote::sh(f.mount_point + "/yolocpp");
+  auto t0 = std::chrono::steady_clock::now();
+  while (ssh.run("test -d " + mp).status != 0) {
+    throw_if_stopped("waiting for the filesystem mount");
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(120))
+      throw CloudError("filesystem " + f.name + " is not mounted at " + f.mount_point + " on the instance after 2 "
+                       "min (the API lists it as attached); the job cannot keep its data there");
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  }
+  auto r = ssh.run("mkdir -p " + dir + " 2>/dev/null || { sudo -n mkdir -p " + dir + " && sudo -n chown \"$(id -u):$(id -g)\" " +
+                   dir + "; }; test -w " + dir);
+  if (r.status != 0)
+    throw CloudError("filesystem " + f.name + ": cannot write " + f.mount_point + "/yolocpp on the instance: " +
+                     first_line(r.err.empty() ? r.out : r.err));
+  log::info("filesystem {} at {}: the dataset archives and the yolocpp build are kept there for later jobs",
+            f.name, f.mount_point);
+}
 
 void verify_dataset_locally(const data::DatasetInfo& ds) {
   // The same verification the remote trainer runs at its start, so a broken dataset fails here, for free.
@@ -663,6 +746,15 @@ Checked check_before_paying(const Settings& s, Ctx& c) {
   // bootstrap=none reads as None on the command line (a None-text): it means "none", not "the default".
   k.boot_arg = s.is_none("bootstrap") ? "none" : s.str("bootstrap");
   k.boot = parse_bootstrap(k.boot_arg);
+  if (!s.is_none("filesystem")) {
+    k.filesystem = s.str("filesystem");
+    if (!s.is_none("host"))
+      throw ConfigError("filesystem=" + k.filesystem + " is a Lambda persistent filesystem; a host= machine keeps "
+                        "its own disk between jobs: drop filesystem= (nothing was uploaded)");
+    if (!valid_filesystem_name(k.filesystem))
+      throw ConfigError("filesystem=" + k.filesystem + " is not a valid Lambda filesystem name: a letter first, then "
+                        "letters, digits and '-', at most 60 characters (nothing was launched)");
+  }
   if (s.is_none("data")) throw ConfigError("cloud train needs data=DATASET.yaml (or a `yolocpp pack` .tar.gz)");
   // A path (not a released name like yolo11n.pt) must exist here: it is uploaded.
   if (!s.is_none("model") && s.str("model").find('/') != std::string::npos && !fs::exists(s.str("model")))
@@ -712,6 +804,7 @@ int cloud_train(const Settings& s) {
   }
   GpuPlan plan;  // API mode: decided here from specs.gpus; host mode: after connecting (nvidia-smi -L)
   std::optional<Instance> given_instance;
+  std::optional<Filesystem> fsys;
   InstanceType type;
   if (!host_mode) {
     c.api = std::make_unique<LambdaApi>(LambdaApi::from_settings(s));
@@ -723,6 +816,7 @@ int cloud_train(const Settings& s) {
       type = c.api->instance_type(s.str("gpu")).type;
     }
     plan = plan_gpus(s, type.gpus, type.name);  // a ConfigError here: nothing launched yet
+    if (!k.filesystem.empty()) fsys = resolve_filesystem(*c.api, s, type, given_instance);
     log_plan(plan);
     EstimateInput in;
     in.gpu_type = type.name;
@@ -767,6 +861,10 @@ int cloud_train(const Settings& s) {
         JobLaunch how;
         how.gpu = s.str("gpu");
         how.region = s.str("region");
+        if (fsys) {
+          how.region = fsys->region;
+          how.file_system_names = {fsys->name};
+        }
         how.ssh_key_name = c.api->ensure_ssh_key(public_key_of(key));
         c.ledger.mark_launch_requested();
         if (c.conn.autodown_minutes > 0) {
@@ -819,6 +917,10 @@ int cloud_train(const Settings& s) {
     }
     c.conn.layout.home = remote_home(*ssh);
     c.job.remote_dir = c.conn.layout.job_dir();
+    if (fsys) {
+      prepare_filesystem(*ssh, *fsys);
+      c.conn.layout.persist = fsys->mount_point;
+    }
     if (c.own_instance && c.conn.autodown_minutes > 0) {
       if (!c.autodown) {
         // instance=: no user_data of ours ran there; the same watchdog is armed over SSH.

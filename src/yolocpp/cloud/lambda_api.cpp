@@ -1,6 +1,7 @@
 #include "yolocpp/cloud/lambda_api.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -76,6 +77,18 @@ Instance parse_instance(const json& j) {
     if (auto t = a->find("terminate"); t != a->end() && t->is_object() && t->contains("available"))
       i.terminate_available = (*t)["available"].is_boolean() ? (*t)["available"].get<bool>() : true;
   return i;
+}
+
+Filesystem parse_filesystem(const json& j) {
+  Filesystem f;
+  f.id = str(j, "id");
+  f.name = str(j, "name");
+  f.mount_point = str(j, "mount_point");
+  if (f.mount_point.empty() && !f.name.empty()) f.mount_point = "/lambda/nfs/" + f.name;  // the documented default
+  if (auto it = j.find("region"); it != j.end() && !it->is_null()) f.region = parse_region(*it).name;
+  if (auto it = j.find("is_in_use"); it != j.end() && it->is_boolean()) f.in_use = it->get<bool>();
+  if (auto it = j.find("bytes_used"); it != j.end() && it->is_number()) f.bytes_used = it->get<int64_t>();
+  return f;
 }
 
 SshKey parse_key(const json& j) {
@@ -519,6 +532,44 @@ void LambdaApi::delete_ssh_key(const std::string& id) {
     call("DELETE", "/ssh-keys/" + id, "", Retry::Transient, opt_.timeout_s);
   } catch (const ApiError& e) {
     if (!e.not_found()) throw;  // already gone (perhaps by our own retried request)
+  }
+}
+
+bool valid_filesystem_name(const std::string& name) {
+  if (name.empty() || name.size() > 60 || !std::isalpha(static_cast<unsigned char>(name[0]))) return false;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '-') return false;
+  return true;
+}
+
+std::vector<Filesystem> LambdaApi::list_filesystems() {
+  json d = call("GET", "/file-systems", "", Retry::Transient, opt_.timeout_s);
+  std::vector<Filesystem> out;
+  if (d.is_array())
+    for (const auto& f : d) out.push_back(parse_filesystem(f));
+  return out;
+}
+
+std::optional<Filesystem> LambdaApi::find_filesystem(const std::string& name) {
+  for (auto& f : list_filesystems())
+    if (f.name == name) return f;
+  return std::nullopt;
+}
+
+Filesystem LambdaApi::create_filesystem(const std::string& name, const std::string& region) {
+  if (!valid_filesystem_name(name))
+    throw ConfigError("filesystem=" + name + " is not a valid Lambda filesystem name: a letter first, then letters, "
+                      "digits and '-', at most 60 characters");
+  json body = {{"name", name}, {"region", region}};
+  // Retrying is safe: names are unique per account, so a create whose answer was lost makes the retry answer
+  // global/duplicate, and the filesystem of that name is the one this call made (the caller creates only
+  // after finding none).
+  try {
+    return parse_filesystem(call("POST", "/filesystems", body.dump(), Retry::Transient, opt_.timeout_s));
+  } catch (const ApiError& e) {
+    if (e.code != "global/duplicate") throw;
+    if (auto f = find_filesystem(name)) return *f;
+    throw;
   }
 }
 

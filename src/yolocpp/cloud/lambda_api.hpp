@@ -54,6 +54,17 @@ struct Instance {
   bool gone() const { return status == "terminating" || status == "terminated"; }
 };
 
+// A persistent filesystem (NFS): region-locked, attached only at launch, billed per GiB used per month even
+// when no instance mounts it. mount_point as the API reports it (default /lambda/nfs/<name>).
+struct Filesystem {
+  std::string id, name, mount_point, region;
+  bool in_use = false;
+  int64_t bytes_used = -1;  // optional in the API (refreshed every few hours): -1 when absent
+};
+
+// Lambda's rule for filesystem names: a letter first, then letters, digits and '-', at most 60 characters.
+bool valid_filesystem_name(const std::string& name);
+
 struct SshKey {
   std::string id, name, public_key;
   std::string private_key;  // only when Lambda generated the pair (shown once); registered as a secret
@@ -158,6 +169,13 @@ class LambdaApi {
   // Polls GET /instances/{id} until active with an ip. unhealthy/terminated/preempted or timeout -> CloudError.
   Instance wait_active(const std::string& id, double timeout_s = 1800, double poll_s = 5,
                        const std::function<void(const Instance&)>& on_poll = {});
+
+  // Filesystems: GET /file-systems (the list path has a hyphen), POST /filesystems (create has none).
+  // create_filesystem is retried on transient errors; a retry that meets the name it just took
+  // (global/duplicate) returns that filesystem.
+  std::vector<Filesystem> list_filesystems();
+  std::optional<Filesystem> find_filesystem(const std::string& name);
+  Filesystem create_filesystem(const std::string& name, const std::string& region);
 
   // SSH keys: GET /ssh-keys, POST /ssh-keys (with a public key, or without one: Lambda generates the pair
   // and returns the private key once), DELETE /ssh-keys/{id} (404 after a retry counts as deleted).

@@ -58,6 +58,7 @@ LaunchResult launch_for_job(LambdaApi& api, Registry& reg, JobRecord& job, const
   req.ssh_key_name = how.ssh_key_name;
   req.name = rec.name;
   req.user_data = how.user_data;
+  req.file_system_names = how.file_system_names;
   try {
     LaunchResult r = api.launch_auto(req);
     job.instance->id = r.instance_id;

@@ -16,6 +16,7 @@ struct JobLaunch {
   std::string region = "auto";
   std::string ssh_key_name;  // from LambdaApi::ensure_ssh_key
   std::string user_data;     // optional cloud-init (never logged)
+  std::vector<std::string> file_system_names;  // attached at launch (same region only)
 };
 
 // Writes the job's claim (state "launching", instance name yolocpp-<job id>, price) to the registry before

@@ -16,12 +16,20 @@ namespace yolocpp::cloud {
 struct RemoteLayout {
   std::string home;  // absolute remote $HOME (resolved once, so SFTP and shell paths agree)
   std::string name;  // job name
+  // A persistent filesystem's mount point ("" = none): what should outlive the instance (dataset archives,
+  // the uploaded binary, the source build) goes under it, the per-job folders stay on the local disk.
+  std::string persist;
   std::string root() const { return home + "/yolocpp"; }
+  std::string store() const { return persist.empty() ? root() : persist + "/yolocpp"; }
+  // The source build's folder for a build key: the machine's cache, or the filesystem when there is one.
+  std::string build_dir(const std::string& key) const {
+    return (persist.empty() ? home + "/.cache/yolocpp" : store() + "/builds") + "/yolocpp-" + key;
+  }
   std::string job_dir() const { return root() + "/jobs/" + name; }
   std::string log() const { return job_dir() + "/train.log"; }
   std::string run_dir() const { return job_dir() + "/runs/" + name; }  // project=<job>/runs name=<name>
   std::string weights(const std::string& file) const { return run_dir() + "/weights/" + file; }
-  std::string data_archive(const std::string& sha256) const { return root() + "/data/" + sha256.substr(0, 16) + ".tar.gz"; }
+  std::string data_archive(const std::string& sha256) const { return store() + "/data/" + sha256.substr(0, 16) + ".tar.gz"; }
 };
 
 // The remote $HOME (printf "$HOME").

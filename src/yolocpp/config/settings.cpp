@@ -210,7 +210,7 @@ std::map<std::string, Spec> spec_overrides() {
   std::map<std::string, Spec> m;
   // The default None ones.
   for (const char* k : {"model", "data", "device", "project", "name", "source", "cfg", "out", "host", "ssh_key",
-                        "instance", "export"})
+                        "instance", "export", "filesystem"})
     m[k] = str(true);
   m["time"] = num(Kind::Float, 0, kInf, true);
   m["conf"] = num(Kind::Float, 0, 1, true);
