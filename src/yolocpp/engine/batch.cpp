@@ -48,4 +48,10 @@ Batch collate(const std::vector<augment::Sample>& samples, const std::vector<std
   return b;
 }
 
+torch::Tensor uint8_images_to_float(const torch::Tensor& img) {
+  if (img.scalar_type() != torch::kUInt8) return img;
+  const torch::Tensor d = torch::full({}, 255.0, torch::TensorOptions().dtype(torch::kFloat32).device(img.device()));
+  return img.to(torch::kFloat32).div_(d);
+}
+
 }  // namespace yolocpp::engine

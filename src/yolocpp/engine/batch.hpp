@@ -36,4 +36,10 @@ struct Batch {
 Batch collate(const std::vector<augment::Sample>& samples, const std::vector<std::string>& files,
               bool single_cls = false, bool to_float = false);
 
+// uint8 batch images -> float32 / 255 on their own device (float input is returned as is), bit-identical to
+// the loader's float_img conversion on the CPU. The divisor is a 0-dim tensor on that device because CUDA turns a
+// division by a host scalar into a multiplication by its float reciprocal, which is 1 ulp off for 126 of the 256
+// byte values; dividing by a device tensor is a true (correctly rounded) division, as on the CPU.
+torch::Tensor uint8_images_to_float(const torch::Tensor& img);
+
 }  // namespace yolocpp::engine

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "yolocpp/config/device.hpp"
+#include "yolocpp/data/shard.hpp"
 #include "yolocpp/util/error.hpp"
 
 namespace c10d {
@@ -58,10 +59,7 @@ using config::parse_device_list;
 // The global batch split across ranks (Ultralytics: batch // world_size). batch < world -> ConfigError.
 int per_rank_batch(int batch, int world_size);
 
-// DistributedSampler's sharding of an epoch's order (the same on every rank because it comes from the
-// shared seed): pad by repeating the head to a multiple of world_size, then rank r takes r, r+W, r+2W, ...
-std::vector<int> shard_order(const std::vector<int>& order, int rank, int world_size);
-// The order DistributedSampler itself makes: randperm(n) from a generator seeded with seed + epoch (or
+// The order DistributedSampler itself makes (data/shard.hpp shards it): randperm(n) from a generator seeded with seed + epoch (or
 // 0..n-1 without shuffle), sharded as above.
 std::vector<int> distributed_sampler_indices(int n, int rank, int world_size, uint64_t seed, int epoch,
                                              bool shuffle);

@@ -11,7 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "yolocpp/data/augment/load.hpp"
-#include "yolocpp/engine/distributed.hpp"
+#include "yolocpp/data/shard.hpp"
 #include "yolocpp/data/augment/rng.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"

@@ -289,12 +289,6 @@ torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double ma
   return total;
 }
 
-torch::Tensor uint8_images_to_float(const torch::Tensor& img) {
-  if (img.scalar_type() != torch::kUInt8) return img;
-  const torch::Tensor d = torch::full({}, 255.0, torch::TensorOptions().dtype(torch::kFloat32).device(img.device()));
-  return img.to(torch::kFloat32).div_(d);
-}
-
 at::ScalarType parse_amp_dtype(const std::string& value) {
   std::string v;
   for (char ch : value) v += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

@@ -90,12 +90,6 @@ at::ScalarType parse_amp_dtype(const std::string& value);
 // amp_dtype=bfloat16 was given explicitly (dtype_given), which enables CPU bf16 autocast. amp=False: fp32.
 AmpPlan plan_amp(bool amp, const std::string& amp_dtype, bool dtype_given, const torch::Device& device);
 
-// uint8 batch images -> float32 / 255 on their own device (float input is returned as is), bit-identical to
-// the loader's float_img conversion on the CPU. The divisor is a 0-dim tensor on that device because CUDA turns a
-// division by a host scalar into a multiplication by its float reciprocal, which is 1 ulp off for 126 of the 256
-// byte values; dividing by a device tensor is a true (correctly rounded) division, as on the CPU.
-torch::Tensor uint8_images_to_float(const torch::Tensor& img);
-
 // Dynamic loss scaling with PyTorch's defaults, kept on the gradients' device so that a step costs one
 // device->host read (the skip decision in grads_finite()), as torch.cuda.amp.GradScaler: the loss is
 // multiplied by `scale` before backward; unscale_ divides the gradients back and records any inf/nan in a

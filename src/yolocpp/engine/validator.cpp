@@ -7,7 +7,7 @@
 #include <optional>
 #include <sstream>
 
-#include "yolocpp/engine/optim.hpp"
+#include "yolocpp/engine/batch.hpp"
 #include "yolocpp/engine/plots.hpp"
 #include "yolocpp/metrics/boxes.hpp"
 #include "yolocpp/metrics/confusion.hpp"
