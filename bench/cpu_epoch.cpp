@@ -36,10 +36,10 @@
 #include "yolocpp/config/settings.hpp"
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/synth.hpp"
-#include "yolocpp/engine/ema.hpp"
-#include "yolocpp/engine/loader.hpp"
-#include "yolocpp/engine/trainer.hpp"
-#include "yolocpp/engine/validator.hpp"
+#include "yolocpp/train/ema.hpp"
+#include "yolocpp/data/loader/loader.hpp"
+#include "yolocpp/train/trainer.hpp"
+#include "yolocpp/val/validator.hpp"
 
 using namespace yolocpp;
 namespace fs = std::filesystem;

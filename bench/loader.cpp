@@ -21,7 +21,7 @@
 
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/synth.hpp"
-#include "yolocpp/engine/loader.hpp"
+#include "yolocpp/data/loader/loader.hpp"
 
 using namespace yolocpp;
 namespace fs = std::filesystem;

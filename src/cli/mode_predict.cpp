@@ -16,9 +16,9 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli/modes.hpp"
-#include "yolocpp/engine/predictor.hpp"
-#include "yolocpp/engine/run_dir.hpp"
-#include "yolocpp/engine/validator.hpp"
+#include "yolocpp/predict/predictor.hpp"
+#include "yolocpp/config/run_dir.hpp"
+#include "yolocpp/val/validator.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
 #include "yolocpp/util/log.hpp"

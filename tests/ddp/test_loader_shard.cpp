@@ -5,8 +5,8 @@
 
 #include <set>
 
-#include "yolocpp/engine/distributed.hpp"
-#include "yolocpp/engine/loader.hpp"
+#include "yolocpp/dist/distributed.hpp"
+#include "yolocpp/data/loader/loader.hpp"
 
 using namespace yolocpp::engine;
 

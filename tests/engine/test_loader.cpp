@@ -12,7 +12,7 @@
 #include "yolocpp/data/augment/letterbox.hpp"
 #include "yolocpp/data/augment/load.hpp"
 #include "yolocpp/data/augment/rect.hpp"
-#include "yolocpp/engine/loader.hpp"
+#include "yolocpp/data/loader/loader.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
 

@@ -11,7 +11,7 @@
 #include "common/test_util.hpp"
 #include "yolocpp/config/settings.hpp"
 #include "yolocpp/data/synth.hpp"
-#include "yolocpp/engine/trainer.hpp"
+#include "yolocpp/train/trainer.hpp"
 #include "yolocpp/io/checkpoint.hpp"
 #include "yolocpp/util/error.hpp"
 

@@ -7,11 +7,11 @@
 #include <cstdio>
 
 #include "common/test_util.hpp"
-#include "yolocpp/engine/console.hpp"
-#include "yolocpp/engine/ema.hpp"
-#include "yolocpp/engine/optim.hpp"
-#include "yolocpp/engine/schedule.hpp"
-#include "yolocpp/engine/trainer.hpp"
+#include "yolocpp/train/console.hpp"
+#include "yolocpp/train/ema.hpp"
+#include "yolocpp/train/optim.hpp"
+#include "yolocpp/train/schedule.hpp"
+#include "yolocpp/train/trainer.hpp"
 #include "yolocpp/nn/model.hpp"
 #include "yolocpp/util/error.hpp"
 

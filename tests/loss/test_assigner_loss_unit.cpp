@@ -6,8 +6,8 @@
 
 #include <cmath>
 
-#include "yolocpp/engine/loss/box_ops.hpp"
-#include "yolocpp/engine/loss/detection_loss.hpp"
+#include "yolocpp/loss/box_ops.hpp"
+#include "yolocpp/loss/detection_loss.hpp"
 #include "yolocpp/util/error.hpp"
 
 using namespace yolocpp::loss;

@@ -2,7 +2,7 @@
 // escapes, are one ModelError each instead of bad_alloc or `stoi`.
 #include <gtest/gtest.h>
 
-#include "yolocpp/engine/backend_ocv.hpp"
+#include "yolocpp/predict/backend_ocv.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/limits.hpp"
 
