@@ -62,7 +62,4 @@ fs::path cache_path_for(const std::vector<fs::path>& sources, const std::vector<
 ScanResult scan_images(const std::vector<fs::path>& images, int nc, const fs::path& cache_file, bool use_cache = true);
 ScanResult scan_split(const DatasetInfo& ds, const std::string& split, bool use_cache = true);
 
-// Number of scans that verified files instead of reading a cache (process-wide; lets tests prove reuse).
-size_t full_scan_count();
-
 }  // namespace yolocpp::data
