@@ -146,15 +146,7 @@ ResumeState prepare_resume(config::Settings& args) {
     throw ConfigError(st.path.string() + " has no training arguments, so it cannot be resumed");
   // The run's own arguments, with the few overrides Ultralytics allows on resume.
   config::Settings saved = config::Settings::defaults();
-  const fs::path tmp = fs::temp_directory_path() / fmt::format("yolocpp_resume_args_{}.yaml", ::getpid());
-  util::atomic_write(tmp, st.ck.train_args_yaml);
-  try {
-    saved.load_yaml(tmp.string());
-  } catch (...) {
-    fs::remove(tmp);
-    throw;
-  }
-  fs::remove(tmp);
+  saved.load_yaml_text(st.ck.train_args_yaml, st.path.string() + " train_args");
   for (const char* k : {"device", "workers", "batch"})
     if (args.was_set(k)) saved.set(k, args.str(k).empty() ? "null" : args.str(k));
   YAML::Node y = YAML::Load(st.ck.train_args_yaml);
