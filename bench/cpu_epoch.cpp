@@ -1,5 +1,5 @@
 // The CPU training epoch against the pure compute of the same step, and validation's share of an epoch
-// (issue 7, "Measure it"). At torch threads=2 with the trainer's CPU settings (workers=0: batches are made on
+// (where a CPU epoch's time goes). At torch threads=2 with the trainer's CPU settings (workers=0: batches are made on
 // the training thread, float batches, NCHW, fp32):
 //   1. pure compute: the step of bench/train_rig.hpp (forward, loss, backward, clip + SGD + EMA every
 //      accumulate iterations) over the epoch's own batches preloaded in memory;

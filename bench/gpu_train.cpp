@@ -1,4 +1,4 @@
-// Training throughput of yolo11n (issue 7): per batch size, images/s of the bare step (forward + loss + backward,
+// Training throughput of yolo11n: per batch size, images/s of the bare step (forward + loss + backward,
 // and every `accumulate` iterations clip + optimizer + EMA, on one resident batch: the pure compute), then per
 // loader worker count the images/s of the loader alone (no step) and of the whole loop (Loader with mosaic/
 // affine/HSV/flip, copies, the same step), with the ratio whole loop / bare compute: the loop's overhead. The

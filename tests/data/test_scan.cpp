@@ -1,4 +1,5 @@
-// Per-image verification (spec §1.6) with its counts, and the label cache (write, reuse, invalidation).
+// Per-image verification (ultralytics 8.3.58 data/utils.py verify_image_label) with its counts, and the label cache
+// (write, reuse, invalidation).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-// The training loader under DDP (issue 7): each rank's epoch plan is its DistributedSampler-style shard of
+// The training loader under DDP: each rank's epoch plan is its DistributedSampler-style shard of
 // the single-process loader's seeded order, the shards cover every image, and the batch count is the same
 // on every rank.
 #include <gtest/gtest.h>

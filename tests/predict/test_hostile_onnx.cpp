@@ -1,4 +1,4 @@
-// Hostile ONNX metadata (issue 11): class ids that would size a names list of 2^31 entries, and broken
+// Hostile ONNX metadata: class ids that would size a names list of 2^31 entries, and broken
 // escapes, are one ModelError each instead of bad_alloc or `stoi`.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-// Run directories (spec §4.10): everything about one run lives in project/name; a second run with the same
-// name gets name2, name3, ... unless exist_ok.
+// Run directories (ultralytics 8.3.58 utils/files.py increment_path): everything about one run lives in project/name; a
+// second run with the same name gets name2, name3, ... unless exist_ok.
 #pragma once
 #include <filesystem>
 #include <string>

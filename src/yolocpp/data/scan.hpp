@@ -1,5 +1,5 @@
-// Label scan: every image of a split verified once (spec §1.6) and its labels parsed; the result is cached
-// in "<labels dir>.cache" keyed by a hash of file paths, sizes and mtimes.
+// Label scan: every image of a split verified once (ultralytics 8.3.58 data/utils.py verify_image_label) and its labels
+// parsed; the result is cached in "<labels dir>.cache" keyed by a hash of file paths, sizes and mtimes.
 #pragma once
 #include <cstddef>
 #include <filesystem>
@@ -52,7 +52,7 @@ struct ScanResult {
   std::vector<size_t> per_class(int nc) const;
 };
 
-// Verifies one image and parses its label file (spec §1.6). Never throws for bad files: the verdict says.
+// Verifies one image and parses its label file (as verify_image_label). Never throws for bad files: the verdict says.
 ImageLabels verify_image_labels(const fs::path& image, const fs::path& label, int nc);
 
 // Where the cache of a split goes: beside the single .txt list, else "<label dir of the first image>.cache".

@@ -1,6 +1,6 @@
-// Distributed data parallel over PyTorch's c10d (issue 7): torchrun-style rendezvous through a TCPStore,
-// NCCL on CUDA / Gloo on CPU, gradient all-reduce in buckets that overlaps the backward pass,
-// DistributedSampler-equivalent sharding, and a local launcher for device=0,1,2,3 that runs one process per
+// Distributed data parallel over PyTorch's c10d (https://pytorch.org/docs/stable/distributed.html): torchrun-style
+// rendezvous through a TCPStore, NCCL on CUDA / Gloo on CPU, gradient all-reduce in buckets that overlaps the backward
+// pass, DistributedSampler-equivalent sharding, and a local launcher for device=0,1,2,3 that runs one process per
 // device and stops every rank when one of them dies.
 //
 // Why not torch::nn::parallel / c10d::Reducer: the C++ Reducer needs Python-side setup (bucket indices,

@@ -1,4 +1,4 @@
-// SyncBatchNorm for DDP (issue 7, `sync_bn=True`): BatchNorm2d in training mode normalised with the
+// SyncBatchNorm for DDP (`sync_bn=True`, as torch.nn.SyncBatchNorm): BatchNorm2d in training mode normalised with the
 // statistics of the GLOBAL batch (all ranks together) instead of each rank's own slice. LibTorch's C++
 // frontend has no SyncBatchNorm (it is Python-only in PyTorch), so this is a custom autograd function:
 //

@@ -1,7 +1,7 @@
-// ONNX export of a detection model with our own writer over ONNX's protobuf schema (spec/yolo11.md §7).
-// LibTorch has no ONNX exporter, so the fused module tree is walked and each block is written as the
-// basic ops Ultralytics' traced graph uses (Conv, Sigmoid+Mul for SiLU, Split/Slice, Concat, MaxPool,
-// Resize, MatMul/Softmax attention, the DFL conv and the anchor decode). Interface: input `images`
+// ONNX export of a detection model with our own writer over ONNX's protobuf schema (ultralytics 8.3.58
+// engine/exporter.py Exporter.export_onnx). LibTorch has no ONNX exporter, so the fused module tree is walked and each
+// block is written as the basic ops Ultralytics' traced graph uses (Conv, Sigmoid+Mul for SiLU, Split/Slice, Concat,
+// MaxPool, Resize, MatMul/Softmax attention, the DFL conv and the anchor decode). Interface: input `images`
 // [B,3,H,W], output `output0` [B,4+nc,A] with the same values as DetectionModel::forward.
 //
 // The header deliberately exposes no protobuf types, so only yolocpp_io compiles against ONNX's headers.
@@ -16,7 +16,8 @@
 
 namespace yolocpp::io {
 
-// torch 1.13's newest symbolic opset is 17; Ultralytics picks the second newest (§7.2), our default too.
+// torch 1.13's newest symbolic opset is 17; Ultralytics picks the second newest (utils/torch_utils.py
+// get_latest_opset); ours too.
 constexpr int kOnnxDefaultOpset = 16;
 constexpr int kOnnxMinOpset = 12;
 constexpr int kOnnxMaxOpset = 17;
@@ -42,7 +43,8 @@ struct OnnxExportResult {
   std::vector<int64_t> input_shape, output_shape;
 };
 
-// The metadata_props in Ultralytics' key order and Python str() formats (§7.3).
+// The metadata_props in Ultralytics' key order and Python str() formats (ultralytics 8.3.58 engine/exporter.py
+// Exporter.__call__).
 std::vector<std::pair<std::string, std::string>> onnx_metadata(const nn::DetectionModelImpl& model,
                                                                const OnnxExportOptions& opt);
 

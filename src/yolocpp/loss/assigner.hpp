@@ -1,4 +1,4 @@
-// TaskAlignedAssigner (spec yolo11.md §3.3): picks, per ground-truth box, the anchors whose predictions
+// TaskAlignedAssigner (ultralytics 8.3.58 utils/tal.py): picks, per ground-truth box, the anchors whose predictions
 // are both well classified and well localised, and builds soft classification targets from them.
 // Runs without gradient, in float32, in pixel space (as the detection loss calls it).
 #pragma once
@@ -40,7 +40,7 @@ class TaskAlignedAssigner {
   double alpha_, beta_, eps_;
 };
 
-// Anchor centres strictly inside each GT box: [B, M, A] bool (step 1 of §3.3).
+// Anchor centres strictly inside each GT box: [B, M, A] bool (TaskAlignedAssigner.select_candidates_in_gts).
 torch::Tensor select_candidates_in_gts(const torch::Tensor& anc_points, const torch::Tensor& gt_bboxes,
                                        double eps = 1e-9);
 

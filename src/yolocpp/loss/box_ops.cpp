@@ -85,7 +85,7 @@ torch::Tensor bbox_iou(const torch::Tensor& box1, const torch::Tensor& box2, boo
   auto v = k * ((w2 / h2).atan() - (w1 / h1).atan()).pow(2);
   torch::Tensor alpha;
   {
-    torch::NoGradGuard no_grad;  // alpha is a constant weight in backward (§3.5)
+    torch::NoGradGuard no_grad;  // alpha is a constant weight in backward (utils/metrics.py bbox_iou)
     alpha = v / (v - iou + (1 + eps));
   }
   return iou - (rho2 / c2 + v * alpha);

@@ -1,5 +1,5 @@
-// Box geometry shared by the assigner and the loss (spec yolo11.md §3.2, §3.5).
-// Every function is a plain sequence of ATen ops in a fixed order: parity with the reference is
+// Box geometry shared by the assigner and the loss (ultralytics 8.3.58 utils/tal.py dist2bbox, utils/metrics.py
+// bbox_iou). Every function is a plain sequence of ATen ops in a fixed order: parity with the reference is
 // bit-exact only when the float operations happen in the same order on the same tensor layouts.
 #pragma once
 #include <torch/torch.h>
@@ -28,8 +28,8 @@ torch::Tensor bbox2dist(const torch::Tensor& anchor_points, const torch::Tensor&
 enum class IouKind { IoU, GIoU, DIoU, CIoU };
 
 // Element-wise IoU of box1 [..., 4] and box2 [..., 4] (broadcastable); returns [..., 1].
-// For xyxy input eps is added to heights; always to the union (and to c² for DIoU/CIoU) exactly as §3.5; CIoU's alpha is
-// computed without gradient so it acts as a constant weight in backward.
+// For xyxy input eps is added to heights; always to the union (and to c² for DIoU/CIoU) exactly as bbox_iou; CIoU's
+// alpha is computed without gradient so it acts as a constant weight in backward.
 torch::Tensor bbox_iou(const torch::Tensor& box1, const torch::Tensor& box2, bool xywh = true,
                        IouKind kind = IouKind::IoU, double eps = 1e-7);
 

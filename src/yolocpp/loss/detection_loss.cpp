@@ -87,7 +87,7 @@ LossOutput DetectionLoss::operator()(const std::vector<torch::Tensor>& preds, co
                        ", H, W] (4*reg_max + nc); does the model's nc match the dataset's?");
     flat.push_back(p.reshape({p.size(0), no, -1}));
   }
-  // Parity runs the loss in float32 even when the forward ran under autocast (§3.6).
+  // Parity runs the loss in float32 even when the forward ran under autocast (BCE autocasts to fp32 anyway).
   auto cat = torch::cat(flat, 2).to(torch::kFloat32);
   auto parts = cat.split_with_sizes({4 * hyp_.reg_max, hyp_.nc}, 1);
   auto pred_distri = parts[0].permute({0, 2, 1}).contiguous();

@@ -1,4 +1,4 @@
-// The YOLO11 detection loss (Ultralytics' v8DetectionLoss, spec yolo11.md §3): CIoU box loss,
+// The YOLO11 detection loss (ultralytics 8.3.58 utils/loss.py v8DetectionLoss): CIoU box loss,
 // BCE classification against task-aligned soft targets, and distribution focal loss (DFL).
 #pragma once
 #include <torch/torch.h>
@@ -18,7 +18,8 @@ struct Targets {
   torch::Tensor bboxes;     // [n, 4] normalised xywh
 };
 
-// Targets padded per image (§3.1): [B, M, ...] with M = most boxes in one image; padding rows are zero.
+// Targets padded per image (v8DetectionLoss.preprocess): [B, M, ...] with M = most boxes in one image; padding rows are
+// zero.
 struct PaddedTargets {
   torch::Tensor gt_labels;  // float [B, M, 1]
   torch::Tensor gt_bboxes;  // float [B, M, 4] pixels xyxy
@@ -51,7 +52,7 @@ PaddedTargets preprocess_targets(const Targets& t, int64_t batch_size, std::arra
                                  torch::Device device = torch::kCPU);
 
 // DFL logits [..., 4 * reg_max] -> xyxy boxes in grid units: softmax over bins, expectation as a
-// matmul with [0 .. reg_max-1] (an elementwise multiply-sum rounds differently, §3.2).
+// matmul with [0 .. reg_max-1] (an elementwise multiply-sum rounds differently; v8DetectionLoss.bbox_decode).
 torch::Tensor bbox_decode(const torch::Tensor& anchor_points, const torch::Tensor& pred_dist, int64_t reg_max = 16);
 
 // Per-anchor DFL (mean over the 4 sides) of logits [K, 4*reg_max] vs target distances [K, 4]: [K, 1].

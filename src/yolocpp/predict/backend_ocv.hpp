@@ -1,6 +1,6 @@
 // OpenCV DNN backend for exported .onnx models (ours or Ultralytics'). Class names, stride and imgsz come from
-// the ONNX metadata_props Ultralytics writes (§7.3, Python literals); the input shape from the graph, so a
-// static graph is fed exactly its shape (letterbox auto=False).
+// the ONNX metadata_props Ultralytics writes (exporter.py Exporter.__call__, Python literals); the input shape from the
+// graph, so a static graph is fed exactly its shape (letterbox auto=False).
 #pragma once
 #include <map>
 #include <memory>

@@ -1,6 +1,6 @@
-// The predict pipeline of spec §9, shared by the C++ Detector API and `yolocpp predict`:
-// LetterBox (auto=True for PyTorch models, the graph's fixed shape for exported ones) -> BGR->RGB, CHW,
-// /255 -> backend forward (decoded [B, 4+nc, A]) -> NMS (multi_label=False) -> boxes scaled back to the
+// The predict pipeline (ultralytics 8.3.58 engine/predictor.py BasePredictor), shared by the C++ Detector API and
+// `yolocpp predict`: LetterBox (auto=True for PyTorch models, the graph's fixed shape for exported ones) -> BGR->RGB,
+// CHW, /255 -> backend forward (decoded [B, 4+nc, A]) -> NMS (multi_label=False) -> boxes scaled back to the
 // original image and clipped. Backends only differ in how they run the network.
 #pragma once
 #include <torch/torch.h>
@@ -30,7 +30,7 @@ class Backend {
   virtual std::optional<Shape2> fixed_shape() const { return std::nullopt; }
   // Largest batch one forward accepts (0: any). Fixed-shape graphs take 1.
   virtual int max_batch() const { return 0; }
-  // The letterbox `auto` (minimum rectangle) applies to PyTorch models only (§9).
+  // The letterbox `auto` (minimum rectangle) applies to PyTorch models only (BasePredictor.pre_transform).
   virtual bool is_pytorch() const = 0;
   virtual std::string description() const = 0;  // "LibTorch (cpu, fp32)", "OpenCV DNN (cpu)"
 };

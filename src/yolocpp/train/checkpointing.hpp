@@ -1,5 +1,6 @@
-// Training checkpoints (spec yolo11.md §4.13) in Ultralytics' layout with yolocpp's extras (io/checkpoint.hpp): last.pt every
-// epoch, best.pt on improvement, and the end-of-training strip that leaves only the final (EMA) weights.
+// Training checkpoints (ultralytics 8.3.58 engine/trainer.py BaseTrainer.save_model) in Ultralytics' layout with
+// yolocpp's extras (io/checkpoint.hpp): last.pt every epoch, best.pt on improvement, and the end-of-training strip that
+// leaves only the final (EMA) weights.
 #pragma once
 #include <torch/torch.h>
 

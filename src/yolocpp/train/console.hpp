@@ -1,5 +1,5 @@
-// Training console output and results.csv (spec yolo11.md §4.11-4.12). A live bar on a terminal; one line
-// per epoch when stdout is a file or a pipe, so logs stay readable.
+// Training console output and results.csv (ultralytics 8.3.58 engine/trainer.py save_metrics, progress_string). A live
+// bar on a terminal; one line per epoch when stdout is a file or a pipe, so logs stay readable.
 #pragma once
 #include <array>
 #include <cstdint>

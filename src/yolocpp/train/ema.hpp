@@ -1,4 +1,5 @@
-// Exponential moving average of the model weights (spec yolo11.md §4.8). Validation and checkpoints use it.
+// Exponential moving average of the model weights (ultralytics 8.3.58 utils/torch_utils.py ModelEMA). Validation and
+// checkpoints use it.
 #pragma once
 #include <torch/torch.h>
 

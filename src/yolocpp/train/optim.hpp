@@ -1,6 +1,7 @@
-// Optimizer construction as Ultralytics does it (spec yolo11.md §4.3): three parameter groups (biases, decayed
-// weights, BatchNorm weights), the `optimizer=auto` rule, per-group lr / momentum access for warmup, and a
-// small GradScaler for CUDA mixed precision (LibTorch 1.13's C++ API has autocast but no GradScaler).
+// Optimizer construction as Ultralytics does it (ultralytics 8.3.58 engine/trainer.py BaseTrainer.build_optimizer):
+// three parameter groups (biases, decayed weights, BatchNorm weights), the `optimizer=auto` rule, per-group lr /
+// momentum access for warmup, and a small GradScaler for CUDA mixed precision (LibTorch 1.13's C++ API has autocast but
+// no GradScaler).
 #pragma once
 #include <torch/torch.h>
 

@@ -1,5 +1,6 @@
-// Learning-rate schedule, warmup and batch accumulation (spec yolo11.md §4.4-4.6). Pure functions of the
-// iteration and epoch counters, so a resumed run lands on exactly the values the first run would have used.
+// Learning-rate schedule, warmup and batch accumulation (ultralytics 8.3.58 engine/trainer.py BaseTrainer._setup_train,
+// _do_train). Pure functions of the iteration and epoch counters, so a resumed run lands on exactly the values the
+// first run would have used.
 #pragma once
 #include "yolocpp/util/pymath.hpp"
 #include <cstdint>

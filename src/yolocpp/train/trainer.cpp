@@ -72,7 +72,7 @@ bool ends_with(const std::string& s, const std::string& suf) {
 
 double round5(double v) { return std::round(v * 1e5) / 1e5; }
 
-// Early stopping on fitness (spec §4.9 step 8); patience 0 disables it.
+// Early stopping on fitness (ultralytics 8.3.58 utils/torch_utils.py EarlyStopping); patience 0 disables it.
 struct EarlyStopping {
   explicit EarlyStopping(int64_t patience) : patience(patience > 0 ? patience : INT64_MAX) {}
   int64_t patience;
@@ -627,7 +627,7 @@ TrainResult run_training(config::Settings args, const DistEnv& env, std::unique_
         compat::AutocastGuard autocast(device.type(), amp.dtype, amp.autocast);
         raw = model->forward_raw(img);
       }
-      // Loss and assigner in float32 (spec §3.6), whatever the forward ran in.
+      // Loss and assigner in float32 (BCE and the assigner are fp32 under autocast too), whatever the forward ran in.
       if (amp.autocast)
         for (auto& r : raw) r = r.to(torch::kFloat32);
       loss::LossOutput out = criterion(raw, tg, std::array<int64_t, 2>{img.size(2), img.size(3)});

@@ -1,6 +1,6 @@
-// The detection trainer (spec yolo11.md §4): dataset -> run dir -> model -> freeze -> loaders -> optimizer ->
-// epochs of (warmup / schedule, forward, loss, backward, accumulate, clip, step, EMA) -> per-epoch
-// validation of the EMA, results.csv, last.pt / best.pt, early stopping -> strip + final validation.
+// The detection trainer (ultralytics 8.3.58 engine/trainer.py BaseTrainer): dataset -> run dir -> model -> freeze ->
+// loaders -> optimizer -> epochs of (warmup / schedule, forward, loss, backward, accumulate, clip, step, EMA) ->
+// per-epoch validation of the EMA, results.csv, last.pt / best.pt, early stopping -> strip + final validation.
 // `yolocpp train` is a thin wrapper around Trainer(settings).train().
 #pragma once
 #include <torch/torch.h>

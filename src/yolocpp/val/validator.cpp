@@ -153,7 +153,7 @@ ValResult Validator::loop(const RawForward& forward, Loader& loader, int nc, con
   metrics::DetectionStats stats;
   ValResult res;
   std::optional<metrics::ConfusionMatrix> cm;
-  if (opt_.confusion) cm.emplace(nc_eff);  // default conf 0.25, IoU 0.45 (spec §6.6)
+  if (opt_.confusion) cm.emplace(nc_eff);  // default conf 0.25, IoU 0.45 (utils/metrics.py ConfusionMatrix)
   double t_pre = 0, t_inf = 0, t_loss = 0, t_post = 0;
   torch::Tensor loss_sum = torch::zeros({3}, torch::kFloat64);
   int64_t nbatches = 0;
@@ -209,7 +209,8 @@ ValResult Validator::loop(const RawForward& forward, Loader& loader, int nc, con
       const metrics::HW hw0{ori.height, ori.width};
       const auto& rp = b->ratio_pad[static_cast<size_t>(i)];
       const metrics::RatioPad ratio_pad{rp[0], rp[1], rp[2], rp[3]};
-      // GT and predictions both go to original-image pixels before matching (spec §6.3, 8.3.58).
+      // GT and predictions both go to original-image pixels before matching (8.3.58 models/yolo/detect/val.py
+      // _prepare_batch).
       torch::Tensor gt = metrics::scale_boxes({H, W}, metrics::xywh2xyxy(box) * scale, hw0, ratio_pad);
       torch::Tensor pred = preds[static_cast<size_t>(i)].clone();
       if (opt_.single_cls && pred.size(0)) pred.select(1, 5).zero_();

@@ -1,6 +1,7 @@
-// The detection validator (spec §6): letterboxed rect batches -> forward -> NMS -> boxes mapped back to each
-// original image -> matching at 10 IoU thresholds -> AP. Works with a DetectionModel or with any forward
-// callable that returns Detect's decoded output, so exported backends (ONNX) reuse the same loop.
+// The detection validator (ultralytics 8.3.58 models/yolo/detect/val.py DetectionValidator): letterboxed rect batches
+// -> forward -> NMS -> boxes mapped back to each original image -> matching at 10 IoU thresholds -> AP. Works with a
+// DetectionModel or with any forward callable that returns Detect's decoded output, so exported backends (ONNX) reuse
+// the same loop.
 #pragma once
 #include <torch/torch.h>
 
@@ -43,7 +44,7 @@ struct ValidatorOptions {
   bool print = true;        // print the table and speed line
   bool verbose = false;     // per-class rows (always printed by final validations: set it then)
   bool save_json = false;   // save_dir/predictions.json
-  bool confusion = false;   // also fill ValResult::confusion (spec §6.6; the trainer's plots)
+  bool confusion = false;   // also fill ValResult::confusion (ConfusionMatrix; the trainer's plots)
   bool plot_batches = false;  // save_dir/val_batch{0,1,2}_labels.jpg and _pred.jpg (predictions with conf > 0.25)
   fs::path save_dir;
 };

@@ -1,5 +1,5 @@
-// One collated batch as the loader hands it to the trainer and the validator (spec §1.10). A plain value:
-// the consumer never reaches back into the loader for per-image bookkeeping.
+// One collated batch as the loader hands it to the trainer and the validator (ultralytics 8.3.58 data/dataset.py
+// YOLODataset.collate_fn). A plain value: the consumer never reaches back into the loader for per-image bookkeeping.
 #pragma once
 #include <torch/torch.h>
 
@@ -23,7 +23,7 @@ struct Batch {
   std::vector<cv::Size> ori_shape;              // (w, h) as decoded
   std::vector<cv::Size> resized_shape;          // (w, h) after the long-side resize
   // Per image ((gain_h, gain_w), (pad_left, pad_top)) flattened: what scale_boxes needs to map boxes of the
-  // network input back to the original image (spec §6.3).
+  // network input back to the original image (ultralytics 8.3.58 utils/ops.py scale_boxes).
   std::vector<std::array<double, 4>> ratio_pad;
 
   int64_t size() const { return static_cast<int64_t>(im_files.size()); }

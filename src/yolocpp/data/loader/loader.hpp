@@ -1,6 +1,6 @@
-// The data loader (spec §1.7-1.10): `workers` threads decode, augment and collate whole batches ahead of the
-// consumer through a bounded prefetch window. Threads, not processes: samples are plain values and the
-// augment library has no global state.
+// The data loader (ultralytics 8.3.58 data/build.py build_dataloader): `workers` threads decode, augment and collate
+// whole batches ahead of the consumer through a bounded prefetch window. Threads, not processes: samples are plain
+// values and the augment library has no global state.
 //
 // Determinism: the batch order of an epoch comes from a shuffle seeded by (seed, epoch), and every sample's
 // random stream from (seed, epoch, dataset index). Mosaic partners are drawn uniformly over the dataset

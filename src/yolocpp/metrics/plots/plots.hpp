@@ -1,5 +1,5 @@
-// Training plots (plots=True, spec §4.10): train_batch*.jpg, results.png and the confusion matrices, drawn
-// with OpenCV alone (no plotting library). Every file is encoded in memory and written with
+// Training plots (plots=True, ultralytics 8.3.58 utils/plotting.py): train_batch*.jpg, results.png and the confusion
+// matrices, drawn with OpenCV alone (no plotting library). Every file is encoded in memory and written with
 // util::atomic_write, so a reader never sees half an image.
 #pragma once
 #include <torch/torch.h>
@@ -43,7 +43,7 @@ cv::Mat draw_batch(const Batch& b, const std::vector<std::string>& names, int ma
 cv::Mat draw_results(const fs::path& csv);
 
 // The (nc+1)x(nc+1) confusion matrix as a heatmap (rows = predicted, columns = true, last = background);
-// normalize divides each column by its sum (spec §6.6).
+// normalize divides each column by its sum (ultralytics 8.3.58 utils/metrics.py ConfusionMatrix.plot).
 cv::Mat draw_confusion_matrix(const std::vector<std::vector<double>>& m, const std::vector<std::string>& names,
                               bool normalize);
 
