@@ -1,5 +1,5 @@
 // The CPU training epoch against the pure compute of the same step, and validation's share of an epoch
-// (issue 7, "Measure it"). At torch threads=2 with the trainer's CPU settings (workers=0: batches are made on
+// (where a CPU epoch's time goes). At torch threads=2 with the trainer's CPU settings (workers=0: batches are made on
 // the training thread, float batches, NCHW, fp32):
 //   1. pure compute: the step of bench/train_rig.hpp (forward, loss, backward, clip + SGD + EMA every
 //      accumulate iterations) over the epoch's own batches preloaded in memory;
@@ -36,10 +36,10 @@
 #include "yolocpp/config/settings.hpp"
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/synth.hpp"
-#include "yolocpp/engine/ema.hpp"
-#include "yolocpp/engine/loader.hpp"
-#include "yolocpp/engine/trainer.hpp"
-#include "yolocpp/engine/validator.hpp"
+#include "yolocpp/train/ema.hpp"
+#include "yolocpp/data/loader/loader.hpp"
+#include "yolocpp/train/trainer.hpp"
+#include "yolocpp/val/validator.hpp"
 
 using namespace yolocpp;
 namespace fs = std::filesystem;

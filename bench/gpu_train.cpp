@@ -1,4 +1,4 @@
-// Training throughput of yolo11n (issue 7): per batch size, images/s of the bare step (forward + loss + backward,
+// Training throughput of yolo11n: per batch size, images/s of the bare step (forward + loss + backward,
 // and every `accumulate` iterations clip + optimizer + EMA, on one resident batch: the pure compute), then per
 // loader worker count the images/s of the loader alone (no step) and of the whole loop (Loader with mosaic/
 // affine/HSV/flip, copies, the same step), with the ratio whole loop / bare compute: the loop's overhead. The
@@ -23,9 +23,9 @@
 
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/synth.hpp"
-#include "yolocpp/engine/loader.hpp"
-#include "yolocpp/engine/loss/detection_loss.hpp"
-#include "yolocpp/engine/optim.hpp"
+#include "yolocpp/data/loader/loader.hpp"
+#include "yolocpp/loss/detection_loss.hpp"
+#include "yolocpp/train/optim.hpp"
 #include "yolocpp/nn/model.hpp"
 #include "train_rig.hpp"
 

@@ -21,7 +21,7 @@
 
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/synth.hpp"
-#include "yolocpp/engine/loader.hpp"
+#include "yolocpp/data/loader/loader.hpp"
 
 using namespace yolocpp;
 namespace fs = std::filesystem;
@@ -33,7 +33,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // OpenCV's own account of its JPEG codec (e.g. "JPEG: /usr/lib/.../libjpeg.so (ver 62)"); whether that
-// libjpeg is libjpeg-turbo shows with `dpkg -S` on the library ldd names (see the report in issue 7).
+// libjpeg is libjpeg-turbo shows with `dpkg -S` on the library ldd names.
 std::string opencv_jpeg_line() {
   std::stringstream ss(cv::getBuildInformation());
   std::string line;

@@ -16,10 +16,10 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "yolocpp/engine/backend_torch.hpp"
-#include "yolocpp/engine/predictor.hpp"
+#include "yolocpp/predict/backend_torch.hpp"
+#include "yolocpp/predict/predictor.hpp"
 #include "yolocpp/io/model_io.hpp"
-#include "yolocpp/io/onnx_export.hpp"
+#include "yolocpp/export/onnx_export.hpp"
 #include "yolocpp/util/fs.hpp"
 
 namespace fs = std::filesystem;

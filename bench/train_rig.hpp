@@ -1,7 +1,7 @@
 // The trainer's step, reproduced for the benchmarks (bench_gpu_train, bench_cpu_epoch) so that "bare compute"
 // and "whole loop" run the very same step and their ratio is the loop's overhead alone: forward (train mode),
 // loss in fp32, backward, and every `accumulate` iterations gradient clipping (10.0), the optimizer step and the
-// EMA update, as engine/trainer.cpp does after warmup. CUDA adds what the trainer adds there: AMP fp16 with
+// EMA update, as train/trainer.cpp does after warmup. CUDA adds what the trainer adds there: AMP fp16 with
 // dynamic loss scaling kept on the device (or bf16), channels_last weights and inputs, pinned non_blocking
 // copies. CPU keeps NCHW and fp32, as the trainer does.
 #pragma once
@@ -13,11 +13,11 @@
 #include <memory>
 #include <vector>
 
-#include "yolocpp/engine/batch.hpp"
-#include "yolocpp/engine/ema.hpp"
-#include "yolocpp/engine/loss/detection_loss.hpp"
-#include "yolocpp/engine/optim.hpp"
-#include "yolocpp/engine/schedule.hpp"
+#include "yolocpp/data/loader/batch.hpp"
+#include "yolocpp/train/ema.hpp"
+#include "yolocpp/loss/detection_loss.hpp"
+#include "yolocpp/train/optim.hpp"
+#include "yolocpp/train/schedule.hpp"
 #include "yolocpp/nn/model.hpp"
 #include "yolocpp/util/torch_compat.hpp"
 

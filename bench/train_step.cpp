@@ -12,9 +12,9 @@
 
 #include "yolocpp/data/dataset.hpp"
 #include "yolocpp/data/synth.hpp"
-#include "yolocpp/engine/loader.hpp"
-#include "yolocpp/engine/loss/detection_loss.hpp"
-#include "yolocpp/engine/optim.hpp"
+#include "yolocpp/data/loader/loader.hpp"
+#include "yolocpp/loss/detection_loss.hpp"
+#include "yolocpp/train/optim.hpp"
 #include "yolocpp/nn/model.hpp"
 
 using namespace yolocpp;

@@ -4,7 +4,7 @@
 # folders (FILES, paths relative to src/yolocpp): that is how a folder holding two concepts gives one of them
 # its own target without moving files. Each .cpp belongs to exactly one module: the one with the most
 # specific claim (a FILES entry beats a DIR, a deeper DIR beats its parent), whatever the call order; so a
-# sub-folder module (data/augment) or a FILES module (engine/predictor.cpp) takes its sources away from the
+# sub-folder module (data/augment) or a FILES module (io/weights.cpp) takes its sources away from the
 # folder module around it by itself.
 # The call also registers the module: install and the CMake package (cmake/YolocppInstall.cmake) export it in
 # its COMPONENT (default train), yolocpp_finish_modules() adds it to yolocpp::<component> and yolocpp::yolocpp,

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "fuzz/common.hpp"
-#include "yolocpp/engine/backend_ocv.hpp"
+#include "yolocpp/predict/backend_ocv.hpp"
 #include "yolocpp/util/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz harnesses: small valid inputs (so the fuzzer starts deep inside each
-format), the crafted hostile files of issue 11, and slices of the Ultralytics fixtures in ../shared.
+format), the crafted hostile files of the tests/*/test_hostile*.cpp suites, and slices of the Ultralytics
+fixtures in ../shared.
 
 usage: fuzz/make_seeds.py OUT_DIR [SHARED_DIR]    (OUT_DIR/<harness>/<seed> files)
 Only the Python standard library is used; nothing here imports torch or Ultralytics.

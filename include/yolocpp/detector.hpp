@@ -5,8 +5,8 @@
 //   yolocpp::Detector det("best.pt");                 // or "best.onnx"
 //   for (const auto& d : det.detect(frame)) draw(d.box, d.name, d.conf);
 //
-// Results match Ultralytics' `YOLO(model).predict(frame)` (spec/yolo11.md §9): letterbox, fused model,
-// NMS with one class per box, boxes in the pixels of the frame you passed.
+// Results match Ultralytics' `YOLO(model).predict(frame)` (ultralytics 8.3.58 engine/predictor.py): letterbox, fused
+// model, NMS with one class per box, boxes in the pixels of the frame you passed.
 //
 // Thread safety: every member function may be called from any thread; detect() calls on one Detector are
 // serialised by an internal mutex. For parallel throughput, create one Detector per thread (they share no

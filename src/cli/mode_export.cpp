@@ -1,5 +1,5 @@
 // `yolocpp export model=best.pt format=onnx imgsz=640 opset= dynamic=False half=False batch=1`: writes
-// <stem>.onnx next to the weights (atomically) with our own ONNX writer (io/onnx_export.hpp).
+// <stem>.onnx next to the weights (atomically) with our own ONNX writer (export/onnx_export.hpp).
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -10,7 +10,7 @@
 #include "cli/modes.hpp"
 #include "yolocpp/io/checkpoint.hpp"
 #include "yolocpp/io/model_io.hpp"
-#include "yolocpp/io/onnx_export.hpp"
+#include "yolocpp/export/onnx_export.hpp"
 #include "yolocpp/nn/model.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/log.hpp"

@@ -1,6 +1,6 @@
 // `yolocpp predict model=best.pt source=img.jpg|folder|'glob*.jpg'|list.txt|video.mp4 conf=0.25 iou=0.7
-// imgsz=640 save=True save_txt=False save_conf=False save_json=False ...`: the predict pipeline of spec §9 on
-// every image/frame of the source, one console line each, annotated copies in runs/detect/predictN.
+// imgsz=640 save=True save_txt=False save_conf=False save_json=False ...`: the predict pipeline (predict/predictor.hpp)
+// on every image/frame of the source, one console line each, annotated copies in runs/detect/predictN.
 #include <glob.h>
 
 #include <algorithm>
@@ -16,9 +16,9 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli/modes.hpp"
-#include "yolocpp/engine/predictor.hpp"
-#include "yolocpp/engine/run_dir.hpp"
-#include "yolocpp/engine/validator.hpp"
+#include "yolocpp/predict/predictor.hpp"
+#include "yolocpp/config/run_dir.hpp"
+#include "yolocpp/val/validator.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
 #include "yolocpp/util/log.hpp"
@@ -139,7 +139,8 @@ cv::Mat annotate(const cv::Mat& img, const torch::Tensor& det, const std::vector
   return out;
 }
 
-// YOLO rows `cls cx cy w h [conf]` normalised to the original image, each value as %g (spec §9).
+// YOLO rows `cls cx cy w h [conf]` normalised to the original image, each value as %g (ultralytics 8.3.58
+// engine/results.py Results.save_txt).
 std::string label_lines(const torch::Tensor& det, int64_t h, int64_t w, bool save_conf) {
   std::string s;
   auto d = det.contiguous();

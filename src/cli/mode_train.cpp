@@ -1,6 +1,6 @@
 // `yolocpp train data=... model=yolo11n.pt epochs=100 imgsz=640 ...`: the whole training run (engine::Trainer).
 #include "cli/modes.hpp"
-#include "yolocpp/engine/trainer.hpp"
+#include "yolocpp/train/trainer.hpp"
 
 namespace yolocpp::cli {
 

@@ -1,4 +1,4 @@
-// Settings that used to wrap or poison a run (issue 11): every integer has an upper bound, every float must be
+// Settings that used to wrap or poison a run (hostile input): every integer has an upper bound, every float must be
 // finite, and each refusal names the setting and its range.
 #include <gtest/gtest.h>
 

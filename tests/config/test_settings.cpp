@@ -354,6 +354,33 @@ TEST(Settings, DumpYamlRoundTripsThroughLoadYaml) {
   EXPECT_EQ(b.keys(), a.keys());
 }
 
+TEST(Settings, LoadYamlTextMatchesLoadYamlAndNamesItsSourceInErrors) {
+  // Resume reads a checkpoint's train_args from memory: the same values as through a file, and an error names
+  // the checkpoint (never a temp file).
+  auto a = Settings::from_args({"epochs=7", "imgsz=[320,256]", "name=run x", "lr0=0.002"});
+  TempDir dir;
+  write(dir / "args.yaml", a.dump_yaml());
+  auto f = Settings::defaults();
+  f.load_yaml((dir / "args.yaml").string());
+  auto t = Settings::defaults();
+  t.load_yaml_text(a.dump_yaml(), "w/last.pt train_args");
+  EXPECT_EQ(t.dump_yaml(), f.dump_yaml());
+  EXPECT_EQ(t.integer("epochs"), 7);
+  EXPECT_EQ(t.str("name"), "run x");
+  try {
+    Settings::defaults().load_yaml_text("epochs: 3\nbatch: many\n", "w/last.pt train_args");
+    ADD_FAILURE() << "batch=many accepted";
+  } catch (const yolocpp::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("w/last.pt train_args:2: "), std::string::npos) << e.what();
+  }
+  try {
+    Settings::defaults().load_yaml_text("epochs: [1,\n", "w/last.pt train_args");
+    ADD_FAILURE() << "broken yaml accepted";
+  } catch (const yolocpp::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'w/last.pt train_args' is not valid YAML"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Settings, EveryDefaultSurvivesItsOwnValidation) {
   // defaults() -> dump -> load: nothing in default.yaml violates its own type table.
   auto d = Settings::defaults();

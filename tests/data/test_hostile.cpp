@@ -1,4 +1,4 @@
-// Hostile and broken datasets (issue 11): yaml counts that would allocate gigabytes, labels and images that
+// Hostile and broken datasets: yaml counts that would allocate gigabytes, labels and images that
 // only look valid, archives that race, bomb, smuggle files or carry unpackable names.
 #include <archive.h>
 #include <archive_entry.h>

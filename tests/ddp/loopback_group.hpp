@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "yolocpp/engine/distributed.hpp"
+#include "yolocpp/dist/distributed.hpp"
 
 namespace yolocpp::test {
 

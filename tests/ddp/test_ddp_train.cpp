@@ -14,7 +14,7 @@
 
 #include "common/test_util.hpp"
 #include "ddp/loopback_group.hpp"
-#include "yolocpp/engine/distributed.hpp"
+#include "yolocpp/dist/distributed.hpp"
 
 using namespace yolocpp;
 using namespace yolocpp::engine;

@@ -1,12 +1,12 @@
-// The training loader under DDP (issue 7): each rank's epoch plan is its DistributedSampler-style shard of
+// The training loader under DDP: each rank's epoch plan is its DistributedSampler-style shard of
 // the single-process loader's seeded order, the shards cover every image, and the batch count is the same
 // on every rank.
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "yolocpp/engine/distributed.hpp"
-#include "yolocpp/engine/loader.hpp"
+#include "yolocpp/dist/distributed.hpp"
+#include "yolocpp/data/loader/loader.hpp"
 
 using namespace yolocpp::engine;
 

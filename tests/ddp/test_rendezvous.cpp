@@ -1,4 +1,4 @@
-// Rendezvous and timeouts (engine/distributed.hpp): a rank that never starts must end the others within the
+// Rendezvous and timeouts (dist/distributed.hpp): a rank that never starts must end the others within the
 // rendezvous timeout with the missing rank named, not after the 30-minute collective timeout.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "yolocpp/engine/distributed.hpp"
+#include "yolocpp/dist/distributed.hpp"
 #include "yolocpp/util/net.hpp"
 
 using namespace yolocpp;

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "yolocpp/engine/distributed.hpp"
+#include "yolocpp/dist/distributed.hpp"
 
 using namespace yolocpp;
 using namespace yolocpp::engine;

@@ -1,4 +1,4 @@
-// SyncBatchNorm (engine/sync_bn.hpp): two Gloo ranks on loopback, each on half the batch, against one process
+// SyncBatchNorm (dist/sync_bn.hpp): two Gloo ranks on loopback, each on half the batch, against one process
 // on the whole batch, through nn::Conv's BatchNorm. With sync BN the forward outputs, input gradients,
 // all-reduced parameter gradients, running statistics and weights after SGD steps match to float rounding;
 // without it (each rank normalising its own half) they do not, so the comparison can fail.
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "ddp/loopback_group.hpp"
-#include "yolocpp/engine/distributed.hpp"
-#include "yolocpp/engine/sync_bn.hpp"
+#include "yolocpp/dist/distributed.hpp"
+#include "yolocpp/dist/sync_bn.hpp"
 #include "yolocpp/nn/conv.hpp"
 #include "yolocpp/nn/model.hpp"
 

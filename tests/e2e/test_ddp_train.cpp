@@ -1,4 +1,4 @@
-// `yolocpp train` as two torchrun-style Gloo ranks on loopback (issue 7): the binary is started twice with
+// `yolocpp train` as two torchrun-style Gloo ranks on loopback: the binary is started twice with
 // RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT set, exactly as torchrun would. Rank 0 alone writes the run folder;
 // both ranks end with the same parameters (the gradients are all-reduced every backward and every rank steps
 // the same optimizer from the same broadcast start).

@@ -13,8 +13,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/test_util.hpp"
-#include "yolocpp/engine/loader.hpp"
-#include "yolocpp/engine/optim.hpp"
+#include "yolocpp/data/loader/loader.hpp"
+#include "yolocpp/train/optim.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/torch_compat.hpp"
 

@@ -12,7 +12,7 @@
 #include "yolocpp/data/augment/letterbox.hpp"
 #include "yolocpp/data/augment/load.hpp"
 #include "yolocpp/data/augment/rect.hpp"
-#include "yolocpp/engine/loader.hpp"
+#include "yolocpp/data/loader/loader.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
 
@@ -367,7 +367,7 @@ TEST(Loader, DatasetConstructorAndBatchCap) {
 }
 
 // cache=disk on a read-only dataset folder (as root, where write permission checks pass): the .npy files go
-// to the cache dir instead, and the dataset folder stays untouched (issue 11).
+// to the cache dir instead, and the dataset folder stays untouched (it may be read-only or shared).
 TEST(Loader, DiskCacheNeverWritesIntoAReadOnlyDataset) {
   test::TempDir tmp;
   auto items = make_items(tmp / "images", 4);

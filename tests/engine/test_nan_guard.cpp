@@ -1,4 +1,4 @@
-// NaN/Inf guard of the trainer (issue 11): a diverged epoch reloads last.pt and training goes on; a run that
+// NaN/Inf guard of the trainer: a diverged epoch reloads last.pt and training goes on; a run that
 // keeps diverging stops with one ConfigError; nothing non-finite is ever saved. The divergence is injected
 // with the trainer's YOLOCPP_TEST_NAN_EPOCHS hook (the loss of the listed 0-based epochs is multiplied by NaN),
 // which makes the recovery path deterministic instead of depending on when a real divergence happens.
@@ -11,7 +11,7 @@
 #include "common/test_util.hpp"
 #include "yolocpp/config/settings.hpp"
 #include "yolocpp/data/synth.hpp"
-#include "yolocpp/engine/trainer.hpp"
+#include "yolocpp/train/trainer.hpp"
 #include "yolocpp/io/checkpoint.hpp"
 #include "yolocpp/util/error.hpp"
 

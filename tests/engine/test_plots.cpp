@@ -1,4 +1,4 @@
-// Training plots (engine/plots.hpp): mosaic layout, boxes where their coordinates say, results.png from the
+// Training plots (metrics/plots/plots.hpp): mosaic layout, boxes where their coordinates say, results.png from the
 // CSV itself, the confusion-matrix heatmap, atomic image files.
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/test_util.hpp"
-#include "yolocpp/engine/plots.hpp"
-#include "yolocpp/engine/validator.hpp"
+#include "yolocpp/metrics/plots/plots.hpp"
+#include "yolocpp/val/validator.hpp"
 #include "yolocpp/util/error.hpp"
 
 using namespace yolocpp;

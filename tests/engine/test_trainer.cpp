@@ -1,5 +1,6 @@
-// Unit tests of the trainer's pieces (spec yolo11.md §4): parameter groups, optimizer=auto, warmup, schedules,
-// accumulation, EMA, GradScaler, results.csv format, device selection, freezing, optimizer state round trip.
+// Unit tests of the trainer's pieces (ultralytics 8.3.58 engine/trainer.py BaseTrainer): parameter groups,
+// optimizer=auto, warmup, schedules, accumulation, EMA, GradScaler, results.csv format, device selection, freezing,
+// optimizer state round trip.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -7,11 +8,11 @@
 #include <cstdio>
 
 #include "common/test_util.hpp"
-#include "yolocpp/engine/console.hpp"
-#include "yolocpp/engine/ema.hpp"
-#include "yolocpp/engine/optim.hpp"
-#include "yolocpp/engine/schedule.hpp"
-#include "yolocpp/engine/trainer.hpp"
+#include "yolocpp/train/console.hpp"
+#include "yolocpp/train/ema.hpp"
+#include "yolocpp/train/optim.hpp"
+#include "yolocpp/train/schedule.hpp"
+#include "yolocpp/train/trainer.hpp"
 #include "yolocpp/nn/model.hpp"
 #include "yolocpp/util/error.hpp"
 
@@ -156,8 +157,8 @@ TEST(TrainerSchedule, WarmupInterpolation) {
   EXPECT_DOUBLE_EQ(v100.momentum, 0.937);
 }
 
-// Replays the spec's worked 8.3.58 run (§4.5 / §4.8): 344 images, batch 16, 30 epochs, auto -> AdamW lr 0.000385:
-// the lr/pg columns at the end of each epoch and the optimizer step counts.
+// Replays an 8.3.58 run (BaseTrainer warmup, ModelEMA decay): 344 images, batch 16, 30 epochs, auto -> AdamW lr
+// 0.000385: the lr/pg columns at the end of each epoch and the optimizer step counts.
 TEST(TrainerSchedule, WorkedRunLrColumnsAndStepCounts) {
   const int epochs = 30, nbs = 64, batch = 16;
   const int64_t nb = 22, nw = warmup_iterations(3.0, nb);

@@ -12,8 +12,8 @@
 #include "common/test_util.hpp"
 #include "yolocpp/data/augment/letterbox.hpp"
 #include "yolocpp/data/augment/load.hpp"
-#include "yolocpp/engine/run_dir.hpp"
-#include "yolocpp/engine/validator.hpp"
+#include "yolocpp/config/run_dir.hpp"
+#include "yolocpp/val/validator.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
 

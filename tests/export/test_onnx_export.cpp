@@ -19,7 +19,7 @@
 #include "common/test_util.hpp"
 #include "yolocpp/io/checkpoint.hpp"
 #include "yolocpp/io/model_io.hpp"
-#include "yolocpp/io/onnx_export.hpp"
+#include "yolocpp/export/onnx_export.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/fs.hpp"
 

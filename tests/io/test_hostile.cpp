@@ -1,4 +1,4 @@
-// Hostile and broken input (issue 11): crafted pickles, ZIP archives and checkpoints of a few bytes to a few
+// Hostile and broken input: crafted pickles, ZIP archives and checkpoints of a few bytes to a few
 // KB that used to crash, read out of bounds or allocate gigabytes. Each must now fail with one ModelError /
 // IoError naming the file, quickly and without a large allocation.
 #include <gtest/gtest.h>

@@ -6,8 +6,8 @@
 
 #include <cmath>
 
-#include "yolocpp/engine/loss/box_ops.hpp"
-#include "yolocpp/engine/loss/detection_loss.hpp"
+#include "yolocpp/loss/box_ops.hpp"
+#include "yolocpp/loss/detection_loss.hpp"
 #include "yolocpp/util/error.hpp"
 
 using namespace yolocpp::loss;
@@ -51,7 +51,7 @@ TEST(LossAssigner, AnchorClaimedTwiceGoesToBestOverlapGtEvenIfItDidNotSelectIt) 
   EXPECT_EQ(r.overlaps[0][1][2].item<float>(), 0.0f);
 
   // Soft targets: GT2's best overlap is 1 (a1); a0 has GT2's largest metric, so it scores ~1, and a1
-  // scores metric(a1)/metric(a0). Recompute the two metrics in double from §3.3.
+  // scores metric(a1)/metric(a0). Recompute the two metrics in double (tal.py get_box_metrics).
   auto ciou = [&](int a) {
     return bbox_iou(c.gts[0][2].to(torch::kDouble), c.pd[0][a].to(torch::kDouble), false, IouKind::CIoU)
         .item<double>();

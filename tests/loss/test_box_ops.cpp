@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "yolocpp/engine/loss/box_ops.hpp"
-#include "yolocpp/engine/loss/detection_loss.hpp"
+#include "yolocpp/loss/box_ops.hpp"
+#include "yolocpp/loss/detection_loss.hpp"
 
 using namespace yolocpp::loss;
 

@@ -9,8 +9,8 @@
 
 #include "common/safetensors.hpp"
 #include "common/test_util.hpp"
-#include "yolocpp/engine/loss/box_ops.hpp"
-#include "yolocpp/engine/loss/detection_loss.hpp"
+#include "yolocpp/loss/box_ops.hpp"
+#include "yolocpp/loss/detection_loss.hpp"
 
 using namespace yolocpp::loss;
 using yolocpp::test::repo_fixtures_dir;

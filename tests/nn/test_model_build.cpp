@@ -23,7 +23,7 @@ struct ScaleCase {
 
 }  // namespace
 
-// Spec §2.1 table (params, layers) and §2.6 (state-dict entries); GFLOPs as Ultralytics prints them.
+// Ultralytics' model summary per scale (params, layers) and state-dict entry counts; GFLOPs as Ultralytics prints them.
 TEST(NnModel, ScalesMatchSpecCounts) {
   const ScaleCase cases[] = {
       {"yolo11n.yaml", 2624080, 319, 499, 6.6},   {"yolo11s.yaml", 9458752, 319, 499, 21.7},

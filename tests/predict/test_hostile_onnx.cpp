@@ -1,8 +1,8 @@
-// Hostile ONNX metadata (issue 11): class ids that would size a names list of 2^31 entries, and broken
+// Hostile ONNX metadata: class ids that would size a names list of 2^31 entries, and broken
 // escapes, are one ModelError each instead of bad_alloc or `stoi`.
 #include <gtest/gtest.h>
 
-#include "yolocpp/engine/backend_ocv.hpp"
+#include "yolocpp/predict/backend_ocv.hpp"
 #include "yolocpp/util/error.hpp"
 #include "yolocpp/util/limits.hpp"
 

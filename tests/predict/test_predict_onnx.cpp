@@ -9,11 +9,11 @@
 #include "common/safetensors.hpp"
 #include "common/test_util.hpp"
 #include "yolocpp/detector.hpp"
-#include "yolocpp/engine/backend_ocv.hpp"
-#include "yolocpp/engine/backend_torch.hpp"
-#include "yolocpp/engine/detector.hpp"
+#include "yolocpp/predict/backend_ocv.hpp"
+#include "yolocpp/predict/backend_torch.hpp"
+#include "yolocpp/predict/detector.hpp"
 #include "yolocpp/io/model_io.hpp"
-#include "yolocpp/io/onnx_export.hpp"
+#include "yolocpp/export/onnx_export.hpp"
 
 namespace {
 

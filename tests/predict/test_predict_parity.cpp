@@ -10,8 +10,8 @@
 
 #include "common/test_util.hpp"
 #include "yolocpp/detector.hpp"
-#include "yolocpp/engine/backend_torch.hpp"
-#include "yolocpp/engine/predictor.hpp"
+#include "yolocpp/predict/backend_torch.hpp"
+#include "yolocpp/predict/predictor.hpp"
 
 namespace {
 

@@ -15,8 +15,10 @@ namespace {
 using namespace yolocpp::test;
 
 // Libraries only the train and cloud components need.
-const char* const kNotForDetector[] = {"curl", "libssh", "libarchive", "onnx", "yolocpp_cloud", "yolocpp_engine",
-                                       "yolocpp_weights", "yolocpp_export", "yolocpp_data"};
+const char* const kNotForDetector[] = {"curl",           "libssh",          "libarchive",   "onnx",
+                                       "yolocpp_cloud",  "yolocpp_trainer", "yolocpp_val",  "yolocpp_dist",
+                                       "yolocpp_loader", "yolocpp_plots",   "yolocpp_loss", "yolocpp_weights",
+                                       "yolocpp_export", "yolocpp_data"};
 
 std::string read_text(const fs::path& p) {
   std::ifstream f(p);

@@ -563,6 +563,20 @@ void Settings::load_yaml(const std::string& path) {
     throw ConfigError("cfg file '" + path + "' is not valid YAML: line " + std::to_string(e.mark.line + 1) + ": " +
                       e.msg);
   }
+  apply_yaml(root, path);
+}
+
+void Settings::load_yaml_text(const std::string& text, const std::string& where) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("'" + where + "' is not valid YAML: line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  apply_yaml(root, where);
+}
+
+void Settings::apply_yaml(const YAML::Node& root, const std::string& path) {
   if (root.IsNull()) return;  // an empty file changes nothing
   if (!root.IsMap())
     throw ConfigError("cfg file '" + path + "' must be a mapping of 'key: value' lines, like cfg/default.yaml");

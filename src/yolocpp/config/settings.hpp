@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+namespace YAML {
+class Node;
+}
+
 namespace yolocpp::config {
 
 class Settings {
@@ -21,6 +25,8 @@ class Settings {
 
   void set(const std::string& key, const std::string& value);  // validated
   void load_yaml(const std::string& path);                      // overrides from a yaml file (validated)
+  // The same from yaml text already in memory (a checkpoint's train_args); `where` names it in errors.
+  void load_yaml_text(const std::string& text, const std::string& where);
 
   bool has(const std::string& key) const;        // a known key
   bool is_none(const std::string& key) const;    // None / null / empty
@@ -43,6 +49,8 @@ class Settings {
   static std::string suggest(const std::string& unknown_key);
 
  private:
+  void apply_yaml(const YAML::Node& root, const std::string& where);
+
   std::vector<std::string> order_;
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> set_by_user_;

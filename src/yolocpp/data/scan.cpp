@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -30,7 +29,6 @@ constexpr uint32_t kCacheVersion = 2;  // 2: verdicts include a full decode of e
 // PIL refuses images over 2 x its MAX_IMAGE_PIXELS (decompression bomb); so do we, before decoding.
 constexpr int64_t kMaxPixels = 178956970;
 const char kCacheMagic[] = "YOLOCPP-LABEL-CACHE\n";
-std::atomic<size_t> g_full_scans{0};
 
 // Ultralytics late 8.3 tolerance: coordinates up to 1.01 and values down to -0.01 pass (not clipped).
 constexpr float kMaxCoord = 1.01f;
@@ -371,7 +369,6 @@ ScanResult scan_images(const std::vector<fs::path>& images, int nc, const fs::pa
     }
     log::debug("label cache {} is stale, of another version or damaged: rescanning", cache_file.string());
   }
-  ++g_full_scans;
   std::vector<ImageLabels> all;
   all.reserve(images.size());
   for (const auto& im : images) all.push_back(verify_image_labels(im, label_path_for(im), nc));
@@ -400,7 +397,5 @@ ScanResult scan_split(const DatasetInfo& ds, const std::string& split, bool use_
   const Split& s = ds.split(split);
   return scan_images(s.images, ds.nc, cache_path_for(s.sources, s.images), use_cache);
 }
-
-size_t full_scan_count() { return g_full_scans.load(); }
 
 }  // namespace yolocpp::data

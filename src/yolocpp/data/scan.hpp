@@ -1,5 +1,5 @@
-// Label scan: every image of a split verified once (spec §1.6) and its labels parsed; the result is cached
-// in "<labels dir>.cache" keyed by a hash of file paths, sizes and mtimes.
+// Label scan: every image of a split verified once (ultralytics 8.3.58 data/utils.py verify_image_label) and its labels
+// parsed; the result is cached in "<labels dir>.cache" keyed by a hash of file paths, sizes and mtimes.
 #pragma once
 #include <cstddef>
 #include <filesystem>
@@ -52,7 +52,7 @@ struct ScanResult {
   std::vector<size_t> per_class(int nc) const;
 };
 
-// Verifies one image and parses its label file (spec §1.6). Never throws for bad files: the verdict says.
+// Verifies one image and parses its label file (as verify_image_label). Never throws for bad files: the verdict says.
 ImageLabels verify_image_labels(const fs::path& image, const fs::path& label, int nc);
 
 // Where the cache of a split goes: beside the single .txt list, else "<label dir of the first image>.cache".
@@ -61,8 +61,5 @@ fs::path cache_path_for(const std::vector<fs::path>& sources, const std::vector<
 // Scans images (labels via label_path_for). use_cache=false neither reads nor writes the cache.
 ScanResult scan_images(const std::vector<fs::path>& images, int nc, const fs::path& cache_file, bool use_cache = true);
 ScanResult scan_split(const DatasetInfo& ds, const std::string& split, bool use_cache = true);
-
-// Number of scans that verified files instead of reading a cache (process-wide; lets tests prove reuse).
-size_t full_scan_count();
 
 }  // namespace yolocpp::data

@@ -1,5 +1,5 @@
-// Writes checkpoints in Ultralytics' own layout (spec yolo11.md §4.13), so `YOLO('best.pt')`, `yolo val` and
-// `yolo train resume=True` in Python load what yolocpp trained.
+// Writes checkpoints in Ultralytics' own layout (ultralytics 8.3.58 engine/trainer.py BaseTrainer.save_model), so
+// `YOLO('best.pt')`, `yolo val` and `yolo train resume=True` in Python load what yolocpp trained.
 //
 // The network is pickled as the Ultralytics objects it stands for (ultralytics.nn.tasks.DetectionModel over
 // torch.nn Sequential/ModuleList/Conv2d/BatchNorm2d/... and ultralytics.nn.modules.* blocks, each with the

@@ -1,4 +1,4 @@
-// Composite blocks of YOLO11 / YOLOv8 (spec/yolo11.md §2.4.3-2.4.8). Containers are ModuleLists so the
+// Composite blocks of YOLO11 / YOLOv8 (ultralytics 8.3.58 nn/modules/block.py). Containers are ModuleLists so the
 // children are named "m.0", "m.1", ... exactly as Ultralytics' Sequential/ModuleList children.
 #pragma once
 #include <torch/torch.h>
@@ -49,7 +49,7 @@ class C3kImpl : public BlockImpl {
 TORCH_MODULE(C3k);
 
 // C2f (YOLOv8) and C3k2 (YOLO11): split cv1(x) into halves, chain n blocks on the second half, and
-// cv2 the concatenation of every intermediate. C3k2 only swaps the block type (§2.4.6).
+// cv2 the concatenation of every intermediate. C3k2 only swaps the block type (block.py C3k2).
 class C2fImpl : public BlockImpl {
  public:
   enum class Kind { C2f, C3k2 };

@@ -8,7 +8,7 @@ namespace yolocpp::nn {
 
 ConvImpl::ConvImpl(int64_t c1, int64_t c2, int64_t k, int64_t s, int64_t g, int64_t d, bool act_)
     : act(act_) {
-  // "same" padding for odd kernels; with dilation the effective kernel size decides (§2.3).
+  // "same" padding for odd kernels; with dilation the effective kernel size decides (nn/modules/conv.py autopad).
   const int64_t keff = d > 1 ? d * (k - 1) + 1 : k;
   conv = register_module(
       "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(c1, c2, k).stride(s).padding(keff / 2).groups(g).dilation(d).bias(false)));

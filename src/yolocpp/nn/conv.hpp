@@ -1,4 +1,4 @@
-// Convolution building blocks of YOLO11 / YOLOv8 (spec/yolo11.md §2.3, §2.4.1-2.4.2, §2.4.9, §2.7).
+// Convolution building blocks of YOLO11 / YOLOv8 (ultralytics 8.3.58 nn/modules/conv.py).
 // Child and tensor names follow Ultralytics' state-dict keys (`conv.weight`, `bn.running_var`, ...), so
 // weights from a .pt import load by name.
 #pragma once

@@ -1,4 +1,4 @@
-// The Detect head with Distribution Focal Loss box regression (spec/yolo11.md §2.4.10-2.4.11, §2.5).
+// The Detect head with Distribution Focal Loss box regression (ultralytics 8.3.58 nn/modules/head.py Detect).
 #pragma once
 #include <torch/torch.h>
 
@@ -31,7 +31,7 @@ class DetectImpl : public torch::nn::Module {
   std::vector<torch::Tensor> forward_raw(const std::vector<torch::Tensor>& xs);
   // Decoded [B, 4 + nc, A]: xywh in input pixels, then sigmoid scores.
   torch::Tensor decode(const std::vector<torch::Tensor>& raw);
-  // Class/box prior biases, once strides are known (§2.5).
+  // Class/box prior biases, once strides are known (Detect.bias_init).
   void bias_init();
   // MACs of the final 1x1 convs for the last profiled forward (the Conv blocks count themselves).
   double profiled_macs() const;

@@ -285,7 +285,7 @@ void DetectionModelImpl::build(int ch) {
   model_ = register_module("model", torch::nn::ModuleList());
   std::vector<int64_t> chs;  // output channels per layer
   save_.assign(rows.size(), false);
-  bool legacy_head = true;   // any C3k2 switches Detect to the YOLO11 class branch (§2.2)
+  bool legacy_head = true;   // any C3k2 switches Detect to the YOLO11 class branch (nn/tasks.py parse_model, legacy)
 
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];

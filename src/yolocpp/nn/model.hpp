@@ -1,6 +1,6 @@
-// YOLO11 / YOLOv8 detection model built from an Ultralytics-format model yaml (spec/yolo11.md §2).
-// Parameter and buffer names equal Ultralytics' state-dict keys ("model.<i>.<...>"), so a .pt import or a
-// safetensors dump loads by name.
+// YOLO11 / YOLOv8 detection model built from an Ultralytics-format model yaml (ultralytics 8.3.58 nn/tasks.py
+// DetectionModel, parse_model). Parameter and buffer names equal Ultralytics' state-dict keys ("model.<i>.<...>"), so a
+// .pt import or a safetensors dump loads by name.
 #pragma once
 #include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
@@ -43,7 +43,7 @@ class DetectionModelImpl : public torch::nn::Module {
   std::vector<torch::Tensor> forward_layers(torch::Tensor x);
   // The Detect inference path on raw maps; anchors are cached per input shape.
   torch::Tensor decode(const std::vector<torch::Tensor>& raw);
-  // Conv+BN fusion in place (§2.7); idempotent.
+  // Conv+BN fusion in place (utils/torch_utils.py fuse_conv_and_bn); idempotent.
   void fuse();
   bool is_fused() const { return fused_; }
 
@@ -61,8 +61,8 @@ class DetectionModelImpl : public torch::nn::Module {
   int64_t num_params() const;
   int64_t num_gradients() const;
   // GFLOPs (2 * MACs / 1e9) at an input of h x w, counting convs, BatchNorm and upsampling as Ultralytics'
-  // profiler does (§2.8). Runs one eval forward at the largest stride and scales by area (exact for sizes
-  // that are multiples of the largest stride, as every counted term is per output pixel).
+  // profiler does (utils/torch_utils.py get_flops). Runs one eval forward at the largest stride and scales by area
+  // (exact for sizes that are multiples of the largest stride, as every counted term is per output pixel).
   double gflops(int64_t h = 640, int64_t w = 640);
 
  private:

@@ -1,4 +1,5 @@
-// RandomFlip (spec §5.6): vertical (p = flipud) then horizontal (p = fliplr), image and boxes together.
+// RandomFlip (ultralytics 8.3.58 data/augment.py): vertical (p = flipud) then horizontal (p = fliplr), image and boxes
+// together.
 #pragma once
 #include "yolocpp/data/augment/rng.hpp"
 #include "yolocpp/data/augment/types.hpp"

@@ -1,4 +1,4 @@
-// RandomHSV via look-up tables (spec §5.5, the >= 8.3.79 formulas).
+// RandomHSV via look-up tables (ultralytics 8.4.27 data/augment.py RandomHSV: the >= 8.3.79 formulas).
 #pragma once
 #include <array>
 

@@ -1,5 +1,5 @@
-// LetterBox (spec §5.7): resize keeping the aspect ratio, then pad to the target shape with 114 grey.
-// Used by validation, predict and the no-mosaic training path. Pixel-identical to Ultralytics on the same
+// LetterBox (ultralytics 8.3.58 data/augment.py): resize keeping the aspect ratio, then pad to the target shape with
+// 114 grey. Used by validation, predict and the no-mosaic training path. Pixel-identical to Ultralytics on the same
 // OpenCV (cv::resize INTER_LINEAR, only when the size changes; cv::copyMakeBorder).
 #pragma once
 #include "yolocpp/util/pymath.hpp"

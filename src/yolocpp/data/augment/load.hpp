@@ -1,4 +1,5 @@
-// load_image (spec §1.7): decode BGR, resize so the long side is imgsz (ceil rule), used by train and val.
+// load_image (ultralytics 8.3.58 data/base.py BaseDataset.load_image): decode BGR, resize so the long side is imgsz
+// (ceil rule), used by train and val.
 #pragma once
 #include <string>
 

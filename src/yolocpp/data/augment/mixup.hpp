@@ -1,4 +1,4 @@
-// MixUp (spec §5.4): blend two same-size training images, keep the labels of both.
+// MixUp (ultralytics 8.3.58 data/augment.py): blend two same-size training images, keep the labels of both.
 #pragma once
 #include "yolocpp/data/augment/rng.hpp"
 #include "yolocpp/data/augment/types.hpp"

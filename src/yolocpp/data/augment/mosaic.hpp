@@ -1,4 +1,5 @@
-// Mosaic of 4 images (spec §5.2): a 2s x 2s canvas of 114 grey, tiles placed around a random centre.
+// Mosaic of 4 images (ultralytics 8.3.58 data/augment.py Mosaic._mosaic4): a 2s x 2s canvas of 114 grey, tiles placed
+// around a random centre.
 #pragma once
 #include <array>
 

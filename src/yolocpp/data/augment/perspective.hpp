@@ -1,5 +1,5 @@
-// RandomPerspective (spec §5.3): one random affine / perspective warp of image and boxes, then the
-// box_candidates filter that drops boxes squashed or pushed out of the frame.
+// RandomPerspective (ultralytics 8.3.58 data/augment.py): one random affine / perspective warp of image and boxes, then
+// the box_candidates filter that drops boxes squashed or pushed out of the frame.
 #pragma once
 #include <opencv2/core.hpp>
 

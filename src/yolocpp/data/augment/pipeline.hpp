@@ -1,6 +1,6 @@
-// The composed training and validation transforms (spec §5.1). One TrainTransform per loader worker: it
-// owns that worker's recent-image buffer (mosaic partners) and is not thread-safe; randomness comes only
-// from the Rng the caller passes, so a seed per sample gives the same output on any machine.
+// The composed training and validation transforms (ultralytics 8.3.58 data/augment.py v8_transforms). One
+// TrainTransform per loader worker: it owns that worker's recent-image buffer (mosaic partners) and is not thread-safe;
+// randomness comes only from the Rng the caller passes, so a seed per sample gives the same output on any machine.
 #pragma once
 #include <deque>
 #include <functional>

@@ -1,4 +1,5 @@
-// Rectangular batches (spec §1.9): images sorted by aspect ratio, one letterbox shape per batch.
+// Rectangular batches (ultralytics 8.3.58 data/base.py BaseDataset.set_rectangle): images sorted by aspect ratio, one
+// letterbox shape per batch.
 #pragma once
 #include <vector>
 

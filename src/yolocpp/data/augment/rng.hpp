@@ -1,6 +1,6 @@
 // A small deterministic random source for the transforms: xoshiro256** seeded through splitmix64, so the
 // same seed gives the same stream on every machine and compiler (std:: distributions are not portable).
-// Bit-exact reproduction of Python's `random` / NumPy streams is not a goal (spec §1.10).
+// Bit-exact reproduction of Python's `random` / NumPy streams is not a goal: augmentation is random in Ultralytics too.
 #pragma once
 #include <cstdint>
 
