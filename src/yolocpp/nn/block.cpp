@@ -1,5 +1,8 @@
 #include "yolocpp/nn/block.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "yolocpp/util/error.hpp"
 
 namespace yolocpp::nn {
@@ -29,7 +32,8 @@ torch::Tensor C3kImpl::forward(torch::Tensor x) {
   return cv3->forward(torch::cat({m.run(cv1->forward(x)), cv2->forward(x)}, 1));
 }
 
-C2fImpl::C2fImpl(Kind kind_, int64_t c1, int64_t c2, int64_t n, bool shortcut, double e, bool c3k, int64_t g)
+C2fImpl::C2fImpl(Kind kind_, int64_t c1, int64_t c2, int64_t n, bool shortcut, double e, bool c3k, int64_t g,
+                 bool attn)
     : kind(kind_) {
   c = static_cast<int64_t>(c2 * e);
   cv1 = register_module("cv1", Conv(c1, 2 * c, 1, 1));
@@ -38,6 +42,10 @@ C2fImpl::C2fImpl(Kind kind_, int64_t c1, int64_t c2, int64_t n, bool shortcut, d
   for (int64_t i = 0; i < n; ++i) {
     if (kind == Kind::C2f) {
       m.push_back(Bottleneck(c, c, shortcut, g, 3, 3, 1.0).ptr());
+    } else if (attn) {
+      m.push_back(SequentialPair(Bottleneck(c, c, shortcut, g, 3, 3, 0.5).ptr(),
+                                 PSABlock(c, 0.5, std::max<int64_t>(c / 64, 1)).ptr())
+                      .ptr());
     } else if (c3k) {
       m.push_back(C3k(c, c, 2, shortcut, g).ptr());
     } else {
@@ -53,18 +61,24 @@ torch::Tensor C2fImpl::forward(torch::Tensor x) {
   return cv2->forward(torch::cat(ys, 1));
 }
 
-SPPFImpl::SPPFImpl(int64_t c1, int64_t c2, int64_t k) {
+SPPFImpl::SPPFImpl(int64_t c1, int64_t c2, int64_t k, int64_t n_, bool shortcut, bool cv1_act) : n(n_) {
+  if (n < 1 || n > 16) throw ModelError("SPPF: the number of pools must be 1..16, got " + std::to_string(n));
   const int64_t c_ = c1 / 2;
-  cv1 = register_module("cv1", Conv(c1, c_, 1, 1));
-  cv2 = register_module("cv2", Conv(c_ * 4, c2, 1, 1));
+  cv1 = register_module("cv1", Conv(c1, c_, 1, 1, 1, 1, cv1_act));
+  cv2 = register_module("cv2", Conv(c_ * (n + 1), c2, 1, 1));
   m = register_module("m", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(k).stride(1).padding(k / 2)));
+  add = shortcut && c1 == c2;
 }
 
 torch::Tensor SPPFImpl::forward(torch::Tensor x) {
   std::vector<torch::Tensor> ys{cv1->forward(x)};
-  for (int i = 0; i < 3; ++i) ys.push_back(m->forward(ys.back()));
-  return cv2->forward(torch::cat(ys, 1));
+  for (int64_t i = 0; i < n; ++i) ys.push_back(m->forward(ys.back()));
+  auto z = cv2->forward(torch::cat(ys, 1));
+  return add ? z + x : z;
 }
+
+SequentialPairImpl::SequentialPairImpl(std::shared_ptr<BlockImpl> a, std::shared_ptr<BlockImpl> b)
+    : a_(register_module("0", std::move(a))), b_(register_module("1", std::move(b))) {}
 
 AttentionImpl::AttentionImpl(int64_t dim, int64_t num_heads_, double attn_ratio) : num_heads(num_heads_) {
   if (num_heads <= 0 || dim % num_heads != 0)

@@ -54,8 +54,11 @@ class C2fImpl : public BlockImpl {
  public:
   enum class Kind { C2f, C3k2 };
   // For Kind::C2f the blocks are Bottleneck(c, c, shortcut, g, 3, 3, e=1.0); for C3k2 they are C3k
-  // (c3k = true) or Bottleneck(c, c, shortcut, g, 3, 3, e=0.5).
-  C2fImpl(Kind kind, int64_t c1, int64_t c2, int64_t n, bool shortcut, double e, bool c3k = false, int64_t g = 1);
+  // (c3k = true) or Bottleneck(c, c, shortcut, g, 3, 3, e=0.5). attn (YOLO26, ultralytics 8.4.27
+  // ultralytics/nn/modules/block.py C3k2): each block is the pair Bottleneck then PSABlock, named "m.<j>.0" /
+  // "m.<j>.1"; it takes precedence over c3k.
+  C2fImpl(Kind kind, int64_t c1, int64_t c2, int64_t n, bool shortcut, double e, bool c3k = false, int64_t g = 1,
+          bool attn = false);
   torch::Tensor forward(torch::Tensor x) override;
   std::string type_name() const override { return kind == Kind::C2f ? "C2f" : "C3k2"; }
   Kind kind;
@@ -65,15 +68,31 @@ class C2fImpl : public BlockImpl {
 };
 TORCH_MODULE(C2f);
 
-// Spatial pyramid pooling, fast: three chained 5x5 max-pools, concatenated with their input.
+// Spatial pyramid pooling, fast: n chained k x k max-pools, concatenated with their input. The 8.4 form
+// (ultralytics 8.4.27 ultralytics/nn/modules/block.py SPPF, used by YOLO26) has no SiLU after cv1 and adds the
+// input back when shortcut and c1 == c2; the 8.3 form (YOLO11 as 8.3.58 builds it) keeps SiLU and no residual.
 class SPPFImpl : public BlockImpl {
  public:
-  SPPFImpl(int64_t c1, int64_t c2, int64_t k = 5);
+  SPPFImpl(int64_t c1, int64_t c2, int64_t k = 5, int64_t n = 3, bool shortcut = false, bool cv1_act = true);
   torch::Tensor forward(torch::Tensor x) override;
   std::string type_name() const override { return "SPPF"; }
   Conv cv1{nullptr}, cv2{nullptr};
   torch::nn::MaxPool2d m{nullptr};
+  int64_t n;
+  bool add;
 };
+
+// Two blocks run one after the other, named "0" and "1" like a two-element nn.Sequential.
+class SequentialPairImpl : public BlockImpl {
+ public:
+  SequentialPairImpl(std::shared_ptr<BlockImpl> a, std::shared_ptr<BlockImpl> b);
+  torch::Tensor forward(torch::Tensor x) override { return b_->forward(a_->forward(x)); }
+  std::string type_name() const override { return "Sequential"; }
+
+ private:
+  std::shared_ptr<BlockImpl> a_, b_;
+};
+TORCH_MODULE(SequentialPair);
 TORCH_MODULE(SPPF);
 
 // Multi-head self-attention over all H*W positions with a depthwise positional-encoding conv on v.

@@ -358,10 +358,14 @@ void DetectionModelImpl::build(int ch) {
         L.block = C2f(C2fImpl::Kind::C2f, c1, c2, a.integer(2, 1), a.boolean(3, false), a.number(5, 0.5), false,
                       a.integer(4, 1)).ptr();
       } else if (mod == "C3k2") {
-        L.block = C2f(C2fImpl::Kind::C3k2, c1, c2, a.integer(2, 1), a.boolean(6, true), a.number(4, 0.5),
-                      a.boolean(3, false), a.integer(5, 1)).ptr();
+        // Arguments (c1, c2, n, c3k, e, attn, g, shortcut) as ultralytics 8.4.27 C3k2; YOLO11 yamls stop at e.
+        L.block = C2f(C2fImpl::Kind::C3k2, c1, c2, a.integer(2, 1), a.boolean(7, true), a.number(4, 0.5),
+                      a.boolean(3, false), a.integer(6, 1), a.boolean(5, false)).ptr();
       } else if (mod == "SPPF") {
-        L.block = SPPF(c1, c2, a.integer(2, 5)).ptr();
+        // [c2, k, n, shortcut] is the 8.4 form (YOLO26 yaml): cv1 without SiLU, as 8.4.27 builds every SPPF.
+        // [c2, k] (YOLO11 yaml) keeps the 8.3.58 module the YOLO11 checkpoints and fixtures were made with.
+        const bool v84 = a.v.size() > 3;
+        L.block = SPPF(c1, c2, a.integer(2, 5), a.integer(3, 3), a.boolean(4, false), !v84).ptr();
       } else if (mod == "C2PSA") {
         L.block = C2PSA(c1, c2, a.integer(2, 1), a.number(3, 0.5)).ptr();
       }
@@ -382,10 +386,25 @@ void DetectionModelImpl::build(int ch) {
       std::vector<int64_t> dch;
       for (int f : L.from_yaml) dch.push_back(in_ch(f));
       const int64_t dnc = a.integer(0, nc_);
+      // Top-level reg_max (default 16) and end2end (YOLO26: one-to-one head) as 8.4's parse_model passes them.
+      const bool v84 = yaml_["reg_max"] || yaml_["end2end"];
+      int64_t reg_max = 16;
+      bool e2e = false;
+      try {
+        if (yaml_["reg_max"]) reg_max = yaml_["reg_max"].as<int64_t>();
+        if (yaml_["end2end"] && !yaml_["end2end"].IsNull()) e2e = yaml_["end2end"].as<bool>();
+      } catch (const YAML::Exception&) {
+        throw ModelError(fmt::format("{}: reg_max must be an integer and end2end True or False", file));
+      }
+      if (reg_max < 1 || reg_max > 64) throw ModelError(fmt::format("{}: reg_max {} is outside 1..64", file, reg_max));
       a.v.resize(1);
       a.v[0] = Arg::of_int(dnc);
+      if (v84) {
+        a.v.push_back(Arg::of_int(reg_max));
+        a.v.push_back(yaml_["end2end"] ? Arg::of_bool(e2e) : Arg());
+      }
       a.v.push_back(Arg::of_list(dch));
-      detect_ = Detect(dnc, dch, legacy_head);
+      detect_ = Detect(dnc, dch, legacy_head, reg_max, e2e);
       L.kind = Kind::Detect;
     } else {
       throw ModelError(fmt::format("{}: {}: unknown module '{}' (supported: Conv, DWConv, Bottleneck, C2f, C3k2, "
@@ -404,16 +423,40 @@ void DetectionModelImpl::build(int ch) {
   if (detect_.is_empty()) throw ModelError(fmt::format("{}: the last layer must be Detect", file));
 }
 
-std::vector<torch::Tensor> DetectionModelImpl::forward_raw(torch::Tensor x) { return run(x, nullptr); }
+std::vector<torch::Tensor> DetectionModelImpl::forward_raw(torch::Tensor x) {
+  return detect_->forward_raw(features(x, nullptr));
+}
+
+DetectionModelImpl::HeadMaps DetectionModelImpl::forward_heads(torch::Tensor x) {
+  auto f = features(x, nullptr);
+  HeadMaps h;
+  if (detect_->has_one2many()) h.one2many = detect_->forward_raw(f);
+  if (detect_->has_one2one()) h.one2one = detect_->forward_raw_one2one(f);
+  return h;
+}
+
+void DetectionModelImpl::set_end2end(bool on) {
+  if (on && !detect_->has_one2one())
+    throw ModelError("end2end=True: this model has no one-to-one head (only YOLO26-style models do); use end2end=False");
+  if (!on && !detect_->has_one2many())
+    throw ModelError("end2end=False: the one-to-many head was removed when the model was fused end-to-end");
+  detect_->end2end = on;
+}
 
 std::vector<torch::Tensor> DetectionModelImpl::forward_layers(torch::Tensor x) {
   std::vector<torch::Tensor> all;
-  auto raw = run(x, &all);
-  all.push_back(is_training() ? raw[0] : decode(raw));
+  auto f = features(x, &all);
+  if (is_training()) {
+    all.push_back(detect_->forward_raw(f)[0]);
+  } else if (end2end()) {
+    all.push_back(topk_select(detect_->decode(detect_->forward_raw_one2one(f), true), detect_->max_det, detect_->agnostic));
+  } else {
+    all.push_back(decode(detect_->forward_raw(f)));
+  }
   return all;
 }
 
-std::vector<torch::Tensor> DetectionModelImpl::run(torch::Tensor x, std::vector<torch::Tensor>* all) {
+std::vector<torch::Tensor> DetectionModelImpl::features(torch::Tensor x, std::vector<torch::Tensor>* all) {
   if (x.dim() != 4 || x.size(1) != ch_)
     throw ModelError(fmt::format("model input must be [B, {}, H, W], got {}", ch_, fmt::join(x.sizes().vec(), "x")));
   std::vector<torch::Tensor> y(layers_.size());
@@ -432,7 +475,7 @@ std::vector<torch::Tensor> DetectionModelImpl::run(torch::Tensor x, std::vector<
         x = L.concat->forward(gather(L));
         break;
       case Kind::Detect:
-        return detect_->forward_raw(gather(L));
+        return gather(L);
     }
     if (save_[i]) y[i] = x;
     if (all) all->push_back(x);
@@ -442,11 +485,16 @@ std::vector<torch::Tensor> DetectionModelImpl::run(torch::Tensor x, std::vector<
 
 torch::Tensor DetectionModelImpl::decode(const std::vector<torch::Tensor>& raw) { return detect_->decode(raw); }
 
-torch::Tensor DetectionModelImpl::forward(torch::Tensor x) { return decode(forward_raw(x)); }
+torch::Tensor DetectionModelImpl::forward(torch::Tensor x) {
+  if (!end2end()) return decode(forward_raw(x));
+  auto raw = detect_->forward_raw_one2one(features(x, nullptr));
+  return topk_select(detect_->decode(raw, /*xyxy=*/true), detect_->max_det, detect_->agnostic);
+}
 
 void DetectionModelImpl::fuse() {
   for (const auto& m : modules(/*include_self=*/false))
     if (auto c = std::dynamic_pointer_cast<ConvImpl>(m)) c->fuse();
+  if (end2end()) detect_->drop_one2many();
   fused_ = true;
 }
 
@@ -476,7 +524,11 @@ int64_t DetectionModelImpl::module_count() const {
       else ++n;  // Ultralytics gives each activation-free Conv its own Identity module
     }
   }
-  return n + (any_act ? 1 : 0);  // all activated Convs share a single SiLU instance
+  n += any_act ? 1 : 0;  // all activated Convs share a single SiLU instance
+  // ...except in the one-to-one head: Ultralytics deep-copies cv2 and cv3 separately, and each copy gets its
+  // own copy of the shared SiLU (8.4.27 yolo26n: 3 distinct SiLU modules, 454 modules in all).
+  if (detect_->has_one2one()) n += 2;
+  return n;
 }
 
 int64_t DetectionModelImpl::num_params() const {
@@ -521,7 +573,10 @@ double DetectionModelImpl::gflops(int64_t h, int64_t w) {
   try {
     auto p = parameters();
     auto opts = p.empty() ? torch::TensorOptions() : p[0].options();
-    forward_raw(torch::zeros({1, ch_, ph, pw}, opts.requires_grad(false)));
+    // Both heads, as the unfused Ultralytics forward computes them (the one-to-one head only while end2end is on).
+    auto f = features(torch::zeros({1, ch_, ph, pw}, opts.requires_grad(false)), nullptr);
+    if (detect_->has_one2many()) detect_->forward_raw(f);
+    if (end2end()) detect_->forward_raw_one2one(f);
     macs = profiled_macs();
   } catch (...) {
     set_profiling(false);

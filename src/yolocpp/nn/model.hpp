@@ -34,16 +34,29 @@ class DetectionModelImpl : public torch::nn::Module {
  public:
   DetectionModelImpl(const YAML::Node& yaml, int nc = -1 /* -1: yaml's nc */, int ch = 3);
 
-  // Decoded [B, 4+nc, N]: xywh in input pixels, sigmoid scores (Detect's inference path).
+  // Detect's inference path. One-to-many (YOLO11, or YOLO26 with end2end off): decoded [B, 4+nc, N], xywh in
+  // input pixels and sigmoid scores, for NMS. End-to-end (YOLO26): [B, k, 6] rows (x1, y1, x2, y2, score,
+  // class) from the one-to-one head by top-k, k = min(max_det, N), no NMS.
   torch::Tensor forward(torch::Tensor x);
-  // Per level [B, 4*reg_max+nc, H, W], in whatever train/eval mode the model is in.
+  // Per level [B, 4*reg_max+nc, H, W] of the one-to-many head, in whatever train/eval mode the model is in.
   std::vector<torch::Tensor> forward_raw(torch::Tensor x);
+  // Both heads from one backbone/neck pass: one-to-many (empty once fuse() dropped it) and one-to-one (empty
+  // without an end-to-end head; computed on detached features).
+  struct HeadMaps {
+    std::vector<torch::Tensor> one2many, one2one;
+  };
+  HeadMaps forward_heads(torch::Tensor x);
+  // Whether forward() takes the end-to-end path (a one-to-one head exists and end2end is on).
+  bool end2end() const { return detect_->has_one2one() && detect_->end2end; }
+  // end2end=False/True override (predict/val/export); true needs a one-to-one head.
+  void set_end2end(bool on);
   // Every layer's output (index = layer), for locating a divergence; the Detect entry is the decoded
   // output in eval mode and the P3 raw map in train mode.
   std::vector<torch::Tensor> forward_layers(torch::Tensor x);
   // The Detect inference path on raw maps; anchors are cached per input shape.
   torch::Tensor decode(const std::vector<torch::Tensor>& raw);
-  // Conv+BN fusion in place (utils/torch_utils.py fuse_conv_and_bn); idempotent.
+  // Conv+BN fusion in place (utils/torch_utils.py fuse_conv_and_bn); idempotent. While end2end is on it also drops the one-to-many head, as
+  // Ultralytics' Detect.fuse() does.
   void fuse();
   bool is_fused() const { return fused_; }
 
@@ -77,7 +90,8 @@ class DetectionModelImpl : public torch::nn::Module {
     std::shared_ptr<ConcatImpl> concat;
   };
   void build(int ch);
-  std::vector<torch::Tensor> run(torch::Tensor x, std::vector<torch::Tensor>* all);
+  // The Detect inputs (neck outputs); `all` gets every earlier layer's output.
+  std::vector<torch::Tensor> features(torch::Tensor x, std::vector<torch::Tensor>* all);
   void set_profiling(bool on);
   double profiled_macs() const;
 
