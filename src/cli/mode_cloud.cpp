@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/modes.hpp"
+#include "yolocpp/cloud/cloud_provider.hpp"
 #include "yolocpp/cloud/job.hpp"
 #include "yolocpp/cloud/lambda_api.hpp"
 #include "yolocpp/cloud/provider.hpp"
@@ -71,24 +72,38 @@ int run_cloud(const std::string& sub, const Settings& s) {
   }
   cloud::Registry reg;
   if (sub == "ls") {
-    // Without an API key, list what the registry knows (host= jobs need no key).
-    std::unique_ptr<cloud::LambdaApi> api;
+    // Every provider with a key (provider= narrows it); without any key, what the registry knows (host= jobs
+    // need none).
+    std::vector<std::unique_ptr<cloud::CloudProvider>> providers;
     try {
-      api = std::make_unique<cloud::LambdaApi>(cloud::LambdaApi::from_settings(s));
+      providers = cloud::available_providers(s);
     } catch (const CloudError& e) {
       log::warn("{} (listing local jobs only)", e.what());
     }
-    std::printf("%s", cloud::format_fleet(cloud::fleet(api.get(), reg)).c_str());
+    if (providers.empty()) log::warn("no cloud API key found (listing local jobs only)");
+    std::vector<cloud::CloudProvider*> ps;
+    for (auto& p : providers) ps.push_back(p.get());
+    std::printf("%s", cloud::format_fleet(cloud::fleet(ps, reg)).c_str());
     return 0;
   }
-  auto api = cloud::LambdaApi::from_settings(s);
   if (sub == "down") {
-    std::string id = cloud::down(api, reg, target_name(s, "down"));
+    // The job's own provider when the registry knows the job, else provider= (default lambda).
+    const std::string key = target_name(s, "down");
+    std::string provider = cloud::provider_name(s);
+    if (!s.was_set("provider"))
+      if (auto j = reg.find(key); j && j->instance && !j->provider.empty()) provider = j->provider;
+    auto api = cloud::make_provider(provider, s);
+    std::string id = cloud::down(*api, reg, key);
     std::printf("terminated %s\n", id.c_str());
     return 0;
   }
   if (sub == "gc") {
-    auto ids = cloud::gc(api, reg);
+    auto providers = cloud::available_providers(s);
+    if (providers.empty())
+      throw CloudError("cloud gc: no API key found (LAMBDA_API_KEY / RUNPOD_API_KEY or their key files)");
+    std::vector<std::string> ids;
+    for (auto& p : providers)
+      for (const auto& id : cloud::gc(*p, reg)) ids.push_back(id);
     std::printf("terminated %zu orphaned instance(s)\n", ids.size());
     for (const auto& id : ids) std::printf("  %s\n", id.c_str());
     return 0;

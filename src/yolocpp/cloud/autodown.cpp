@@ -12,16 +12,17 @@ namespace yolocpp::cloud {
 
 namespace {
 
-// The watchdog itself (POSIX sh + curl + python3 for one JSON lookup; all on Lambda's Ubuntu images). Its
-// settings come from ./config (no secret there); the key is read from the key file at each API call.
+// The watchdog itself (POSIX sh + curl + python3 for one JSON lookup; all on Lambda's Ubuntu images and RunPod's
+// official images). Its settings come from ./config (no secret there); the key is read from the key file at each
+// API call. The provider's my_id/terminate functions (CloudProvider::watchdog_api) go where the marker is.
 const char* kWatchdog = R"SH(#!/bin/sh
-# yolocpp autodown watchdog (written by yolocpp; safe to read). Terminates this instance through the Lambda
+# yolocpp autodown watchdog (written by yolocpp; safe to read). Terminates this machine through its provider's
 # API when max_hours or the budget is reached, or when no training ran and nothing happened for the idle
 # time. It stops by itself once the key file is gone (the yolocpp client deletes it at the end of its job).
 D=$(cd "$(dirname "$0")" && pwd)
 H=$(cd "$D/../.." && pwd)
 . "$D/config"
-KEY="$H/.config/yolocpp/lambda_api_key"
+KEY="$H/.config/yolocpp/$KEYFILE"
 JOBS="$H/yolocpp/jobs"
 echo $$ > "$D/pid"
 START=$(date +%s)
@@ -37,32 +38,7 @@ api() {
     printf 'header = "Authorization: Bearer %s"\n' "$k" | curl -sS -m 30 -K - -A yolocpp-autodown "$API$2"
   fi
 }
-my_id() {
-  if [ -s "$D/instance_id" ]; then cat "$D/instance_id"; return 0; fi
-  api GET /instances | python3 -c '
-import json, sys
-try:
-    data = json.load(sys.stdin)["data"]
-except Exception:
-    sys.exit(1)
-for i in data:
-    if isinstance(i, dict) and i.get("name") == sys.argv[1] and i.get("status") != "terminated":
-        print(i.get("id", ""))
-        break
-' "$NAME" 2>/dev/null
-}
-terminate() {
-  id=$(my_id)
-  if [ -z "$id" ]; then log "cannot find the id of instance $NAME yet ($1)"; return 1; fi
-  log "terminating instance $id through the API: $1"
-  out=$(api POST /instance-operations/terminate "{\"instance_ids\": [\"$id\"]}" 2>&1)
-  case "$out" in
-    *terminated_instances*) log "terminate accepted"; return 0 ;;
-  esac
-  log "terminate not accepted: $(printf '%s' "$out" | head -c 300)"
-  return 1
-}
-mtime() { stat -c %Y "$1" 2>/dev/null || echo 0; }
+@PROVIDER_FUNCTIONS@mtime() { stat -c %Y "$1" 2>/dev/null || echo 0; }
 log "armed for $NAME: max_s=$MAX_S budget_cents=$BUDGET_C idle_s=$IDLE_S every_s=$EVERY"
 while [ -f "$KEY" ]; do
   now=$(date +%s)
@@ -70,8 +46,9 @@ while [ -f "$KEY" ]; do
   reason=""
   ahead=$((el + EVERY + 15))
   if [ "$MAX_S" -gt 0 ] && [ "$ahead" -ge "$MAX_S" ]; then reason="max_hours reached ($el s since the launch request)"; fi
-  # Lambda bills every started minute: stop before the minute that would pass the budget begins.
-  if [ -z "$reason" ] && [ "$BUDGET_C" -gt 0 ] && [ $(( (ahead + 59) / 60 * CENTS )) -gt $((BUDGET_C * 60)) ]; then
+  # Billing counts every started GRAN seconds (Lambda: minutes, RunPod: seconds): stop before the unit that
+  # would pass the budget begins.
+  if [ -z "$reason" ] && [ "$BUDGET_C" -gt 0 ] && [ $(( (ahead + GRAN - 1) / GRAN * GRAN * CENTS )) -gt $((BUDGET_C * 3600)) ]; then
     reason="budget reached (${el} s since the launch request at $CENTS cents/h)"
   fi
   busy=0
@@ -100,14 +77,23 @@ std::string config_text(const AutodownPlan& p) {
   const int64_t max_s = p.max_hours > 0 ? static_cast<int64_t>(std::ceil(p.max_hours * 3600)) : 0;
   const int64_t budget_c = p.budget_usd > 0 ? static_cast<int64_t>(std::floor(p.budget_usd * 100)) : 0;
   const int64_t idle_s = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(p.idle_minutes * 60)));
-  return fmt::format("API={}\nNAME={}\nLAUNCH={}\nCENTS={}\nBUDGET_C={}\nMAX_S={}\nIDLE_S={}\nEVERY={}\n",
+  return fmt::format("API={}\nNAME={}\nLAUNCH={}\nCENTS={}\nBUDGET_C={}\nMAX_S={}\nIDLE_S={}\nEVERY={}\nGRAN={}\n"
+                     "KEYFILE={}\n",
                      quote::sh(p.api_url), quote::sh(p.instance_name), static_cast<int64_t>(p.launch_epoch),
-                     p.price_cents_per_hour, budget_c, max_s, idle_s, static_cast<int64_t>(p.every_s()));
+                     p.price_cents_per_hour, budget_c, max_s, idle_s, static_cast<int64_t>(p.every_s()),
+                     std::max(1, p.billing_granularity_s), quote::sh(p.key_file_name));
 }
 
 }  // namespace
 
 double AutodownPlan::every_s() const { return std::clamp(std::floor(idle_minutes * 60 / 4), 1.0, 30.0); }
+
+std::string watchdog_script(const AutodownPlan& p) {
+  std::string w = kWatchdog;
+  const std::string mark = "@PROVIDER_FUNCTIONS@";
+  w.replace(w.find(mark), mark.size(), p.shell_functions);
+  return w;
+}
 
 std::string autodown_user_data(const AutodownPlan& p) {
   std::string s = "#!/bin/bash\n"
@@ -122,10 +108,10 @@ std::string autodown_user_data(const AutodownPlan& p) {
        "umask 077\n"
        "mkdir -p \"$H/.config/yolocpp\" \"$H/yolocpp/autodown\" || exit 1\n";
   // printf is a builtin: the key is in no process's argv, only in the 0600 file.
-  s += "printf '%s\\n' " + quote::sh(p.api_key) + " > \"$H/.config/yolocpp/lambda_api_key.tmp\" && mv -f "
-       "\"$H/.config/yolocpp/lambda_api_key.tmp\" \"$H/.config/yolocpp/lambda_api_key\"\n";
+  const std::string kf = "\"$H/.config/yolocpp/" + p.key_file_name;
+  s += "printf '%s\\n' " + quote::sh(p.api_key) + " > " + kf + ".tmp\" && mv -f " + kf + ".tmp\" " + kf + "\"\n";
   s += "cat > \"$H/yolocpp/autodown/config\" <<'YOLOCPP_CFG'\n" + config_text(p) + "YOLOCPP_CFG\n";
-  s += "cat > \"$H/yolocpp/autodown/watchdog.sh\" <<'YOLOCPP_WD'\n" + std::string(kWatchdog) + "YOLOCPP_WD\n";
+  s += "cat > \"$H/yolocpp/autodown/watchdog.sh\" <<'YOLOCPP_WD'\n" + watchdog_script(p) + "YOLOCPP_WD\n";
   s += "if [ \"$(id -u)\" = 0 ] && [ \"$U\" != root ]; then chown -R \"$U\" \"$H/.config/yolocpp\" \"$H/yolocpp\"; fi\n";
   // An old watchdog of an earlier job on this machine (host= reuse) gives way to this one.
   s += "if [ -f \"$H/yolocpp/autodown/pid\" ]; then kill \"$(cat \"$H/yolocpp/autodown/pid\")\" 2>/dev/null; fi\n";
@@ -166,8 +152,9 @@ bool ensure_autodown(SshSession& ssh, const AutodownPlan& p, const std::string& 
   return true;
 }
 
-void disarm_autodown(SshSession& ssh) {
-  ssh.run("rm -f \"$HOME/.config/yolocpp/lambda_api_key\" \"$HOME/.config/yolocpp/lambda_api_key.tmp\"; "
+void disarm_autodown(SshSession& ssh, const std::string& key_file_name) {
+  const std::string k = "\"$HOME/.config/yolocpp/" + key_file_name;
+  ssh.run("rm -f " + k + "\" " + k + ".tmp\"; "
           "p=$(cat \"$HOME/yolocpp/autodown/pid\" 2>/dev/null) && kill \"$p\" 2>/dev/null; true");
 }
 

@@ -1,7 +1,11 @@
 // The instance's own dead-man's switch ("autodown", after SkyPilot's autostop/autodown): a small shell
-// watchdog that terminates the instance THROUGH THE LAMBDA API, so it works whether or not the laptop that
-// launched the job is still alive. Shutting the machine down would not do: Lambda bills a halted instance
-// until it is terminated (spec lambda-cloud.md §2.4).
+// watchdog that terminates the instance THROUGH THE PROVIDER'S API (Lambda, RunPod), so it works whether or not
+// the laptop that launched the job is still alive. Shutting the machine down would not do: Lambda bills a halted
+// instance until it is terminated (docs.lambda.ai/public-cloud/billing), and a stopped RunPod pod still bills
+// its disk (docs.runpod.io/pods/pricing).
+//
+// RunPod pods are containers without cloud-init: there the watchdog is armed over SSH as the first remote
+// action, so until SSH answers only the client (and `cloud gc`) guards the pod.
 //
 // It is armed at boot by the launch request's `user_data` (cloud-init runs it as root before SSH is up, so a
 // client killed between launch and SSH is covered too), and re-armed over SSH when user_data was not applied
@@ -34,6 +38,9 @@ struct AutodownPlan {
   double budget_usd = 0;        // 0: no budget
   double max_hours = 0;         // 0: no limit
   double idle_minutes = 30;     // the autodown setting
+  int billing_granularity_s = 60;  // the provider's billing unit (Lambda 60, RunPod 1): the budget rule rounds to it
+  std::string key_file_name = "lambda_api_key";  // under ~/.config/yolocpp/ (CloudProvider::watchdog_api)
+  std::string shell_functions;  // the provider's my_id() and terminate() (CloudProvider::watchdog_api)
   double every_s() const;       // check interval: min(30 s, idle/4), at least 1 s
 };
 
@@ -43,7 +50,6 @@ std::string autodown_user_data(const AutodownPlan& p);
 
 // Remote files (relative to the login user's $HOME).
 inline const char* kAutodownDir = "yolocpp/autodown";
-inline const char* kRemoteKeyFile = ".config/yolocpp/lambda_api_key";
 
 // Over SSH: tells the watchdog its instance id, and arms it (the user_data script piped to `bash -s`, so the
 // key travels on stdin) when it is not running. Returns true when a watchdog runs afterwards.
@@ -51,6 +57,6 @@ bool ensure_autodown(SshSession& ssh, const AutodownPlan& p, const std::string& 
 // The client is alive: touches the heartbeat the idle rule reads.
 std::string autodown_heartbeat_cmd();
 // Normal teardown: stops the watchdog and deletes the key file from the instance (best effort).
-void disarm_autodown(SshSession& ssh);
+void disarm_autodown(SshSession& ssh, const std::string& key_file_name = "lambda_api_key");
 
 }  // namespace yolocpp::cloud

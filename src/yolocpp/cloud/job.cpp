@@ -16,8 +16,10 @@
 
 #include "yolocpp/cloud/autodown.hpp"
 #include "yolocpp/cloud/bootstrap.hpp"
+#include "yolocpp/cloud/cloud_provider.hpp"
 #include "yolocpp/cloud/estimate.hpp"
 #include "yolocpp/cloud/lambda_api.hpp"
+#include "yolocpp/cloud/lambda_provider.hpp"
 #include "yolocpp/cloud/ledger.hpp"
 #include "yolocpp/cloud/provider.hpp"
 #include "yolocpp/cloud/quote.hpp"
@@ -71,7 +73,8 @@ void print_out(std::string_view d) {
 const std::set<std::string>& local_only() {
   static const std::set<std::string> k = {"mode", "api_url", "gpu", "region", "budget", "host", "ssh_port",
                                           "ssh_key", "keep", "bootstrap", "instance", "export", "max_hours",
-                                          "autodown", "filesystem", "filesystem_create", "data", "model", "project", "name", "exist_ok", "cfg"};
+                                          "autodown", "filesystem", "filesystem_create", "data", "model", "project", "name", "exist_ok", "cfg",
+                                          "provider", "gpu_count", "pod_image", "pod_disk"};
   return k;
 }
 
@@ -192,7 +195,7 @@ struct Ctx {
   Registry reg;
   JobRecord job;
   Ledger ledger;
-  std::unique_ptr<LambdaApi> api;
+  std::unique_ptr<CloudProvider> api;  // Lambda or RunPod (cloud_provider.hpp)
   Conn conn;
   bool own_instance = false;  // launched by us or instance= given: terminate unless keep
   bool keep = false;
@@ -280,7 +283,7 @@ void teardown(Ctx& c, const std::string& final_state, std::unique_ptr<SshSession
   if (c.autodown && !c.conn.target.host.empty()) {
     if (SshSession* s = teardown_ssh(c, ssh)) {
       try {
-        disarm_autodown(*s);
+        disarm_autodown(*s, c.autodown->key_file_name);
       } catch (const std::exception& e) {
         log::debug("autodown disarm: {}", e.what());
       }
@@ -485,31 +488,23 @@ int guarded(Ctx& c, const std::function<int(std::unique_ptr<SshSession>&)>& body
 }
 
 // The watchdog's settings for this job: the meter starts now (the launch request, or adoption of instance=).
-AutodownPlan autodown_plan(const Ctx& c, const InstanceType& type, const std::string& instance_name) {
+AutodownPlan autodown_plan(const Ctx& c, const Offer& type, const std::string& instance_name) {
   AutodownPlan p;
   p.api_url = c.api->base_url();
   p.api_key = c.api->api_key();
   p.instance_name = instance_name;
   const char* u = std::getenv("YOLOCPP_CLOUD_USER");
-  p.login_user = u && *u ? u : "ubuntu";
+  p.login_user = u && *u ? u : c.api->login_user();
   p.launch_epoch = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   p.price_cents_per_hour = type.price_cents_per_hour;
+  p.billing_granularity_s = c.api->billing().granularity_s;
+  const WatchdogApi w = c.api->watchdog_api();
+  p.key_file_name = w.key_file_name;
+  p.shell_functions = w.shell_functions;
   p.budget_usd = c.conn.budget;
   p.max_hours = c.conn.max_hours;
   p.idle_minutes = c.conn.autodown_minutes;
   return p;
-}
-
-SshTarget target_for_instance(const Instance& inst, const Settings& s, const fs::path& key) {
-  SshTarget t;
-  const char* u = std::getenv("YOLOCPP_CLOUD_USER");  // Lambda images log in as ubuntu; other images differ
-  t.user = u && *u ? u : "ubuntu";
-  t.host = inst.ip;
-  t.port = static_cast<int>(s.integer("ssh_port"));
-  t.key_file = key;
-  t.host_id = inst.id;  // pinned per instance: IPs are reused, instance ids are not
-  t.known_hosts = default_known_hosts();
-  return t;
 }
 
 std::string join_ids(const std::vector<int>& ids, bool abbreviate) {
@@ -635,7 +630,7 @@ struct Checked {
 // filesystem=NAME on Lambda: the filesystem (created when asked), checked against the region, the type's
 // capacity and instance= before anything is launched. Lambda attaches filesystems only at launch and only in
 // their own region, so the filesystem decides the region.
-Filesystem resolve_filesystem(LambdaApi& api, const Settings& s, const InstanceType& type,
+Filesystem resolve_filesystem(LambdaApi& api, const Settings& s, const std::string& type_name,
                               const std::optional<Instance>& given) {
   const std::string name = s.str("filesystem");
   const std::string region = s.str("region");
@@ -649,7 +644,7 @@ Filesystem resolve_filesystem(LambdaApi& api, const Settings& s, const InstanceT
     if (!f) throw CloudError("instance " + given->id + " names filesystem " + name + ", which the API does not list");
     return *f;
   }
-  InstanceTypeOffer offer = api.instance_type(type.name);
+  InstanceTypeOffer offer = api.instance_type(type_name);
   std::string with_capacity;
   for (const auto& r : offer.regions_with_capacity) with_capacity += (with_capacity.empty() ? "" : ", ") + r.name;
   if (!f) {
@@ -663,7 +658,7 @@ Filesystem resolve_filesystem(LambdaApi& api, const Settings& s, const InstanceT
     std::string where = region;
     if (where.empty() || where == "auto") {
       if (offer.regions_with_capacity.empty())
-        throw CloudError("no capacity for " + type.name + " in any region now, so there is no region to create "
+        throw CloudError("no capacity for " + type_name + " in any region now, so there is no region to create "
                          "filesystem " + name + " in; try later or another gpu= (nothing was launched)");
       where = offer.regions_with_capacity.front().name;
     }
@@ -678,7 +673,7 @@ Filesystem resolve_filesystem(LambdaApi& api, const Settings& s, const InstanceT
   bool has = false;
   for (const auto& r : offer.regions_with_capacity) has |= r.name == f->region;
   if (!has)
-    throw CloudError("no capacity for " + type.name + " in " + f->region + " now, where filesystem " + name +
+    throw CloudError("no capacity for " + type_name + " in " + f->region + " now, where filesystem " + name +
                      " lives (regions with capacity: " + (with_capacity.empty() ? "none" : with_capacity) +
                      "); try again later or another gpu= (nothing was launched)");
   return *f;
@@ -803,23 +798,49 @@ int cloud_train(const Settings& s) {
     c.job.host = s.str("host");
   }
   GpuPlan plan;  // API mode: decided here from specs.gpus; host mode: after connecting (nvidia-smi -L)
-  std::optional<Instance> given_instance;
+  std::optional<Machine> given_instance;
+  Offer type;
   std::optional<Filesystem> fsys;
-  InstanceType type;
+  const std::string provider = host_mode ? std::string() : provider_name(s);
+  // gpu= is "what to rent" in the provider's own words: a Lambda instance type (which carries its GPU count,
+  // gpu_8x_a100) or a RunPod GPU type id with gpu_count GPUs. The default is Lambda's type; RunPod's default
+  // is an RTX 4090, the card most RunPod hobbyists rent.
+  std::string gpu = s.str("gpu");
+  int gpu_count = 1;
+  if (provider == "runpod") {
+    if (!s.was_set("gpu")) gpu = "NVIDIA GeForce RTX 4090";
+    gpu_count = static_cast<int>(s.integer("gpu_count"));
+    if (gpu_count < 1 || gpu_count > 64) throw ConfigError("gpu_count=" + s.str("gpu_count") + " must be 1..64");
+  } else if (provider == "lambda" && s.was_set("gpu_count") && s.integer("gpu_count") != 1) {
+    throw ConfigError("gpu_count=" + s.str("gpu_count") + " applies to provider=runpod; a Lambda type name carries "
+                      "its GPU count: pick e.g. gpu=gpu_8x_a100 (nothing was launched)");
+  }
   if (!host_mode) {
-    c.api = std::make_unique<LambdaApi>(LambdaApi::from_settings(s));
+    c.api = make_provider(provider, s);
+    c.job.provider = provider;
+    c.ledger.set_billing(c.api->billing().granularity_s, c.api->billing().text);
     // instance= runs on that machine, whatever gpu= says: its type decides the GPUs and the estimate.
     if (!s.is_none("instance")) {
-      given_instance = c.api->get_instance(s.str("instance"));
-      type = given_instance->type;
+      given_instance = c.api->get(s.str("instance"));
+      type.type = given_instance->type;
+      type.gpus = given_instance->gpus;
+      type.price_cents_per_hour = given_instance->price_cents_per_hour;
     } else {
-      type = c.api->instance_type(s.str("gpu")).type;
+      type = c.api->offer(gpu, gpu_count);
     }
-    plan = plan_gpus(s, type.gpus, type.name);  // a ConfigError here: nothing launched yet
-    if (!k.filesystem.empty()) fsys = resolve_filesystem(*c.api, s, type, given_instance);
+    plan = plan_gpus(s, type.gpus, type.type);  // a ConfigError here: nothing launched yet
+    if (!k.filesystem.empty()) {
+      auto* lambda = dynamic_cast<LambdaProvider*>(c.api.get());
+      if (!lambda)
+        throw ConfigError("filesystem=" + k.filesystem + " is a Lambda persistent filesystem; provider=" + provider +
+                          " has no filesystem= support yet: drop filesystem= (nothing was launched)");
+      std::optional<Instance> given;
+      if (given_instance) given = lambda->api().get_instance(given_instance->id);
+      fsys = resolve_filesystem(lambda->api(), s, type.type, given);
+    }
     log_plan(plan);
     EstimateInput in;
-    in.gpu_type = type.name;
+    in.gpu_type = type.type;
     in.price_cents_per_hour = type.price_cents_per_hour;
     in.gpus = std::max(1, type.gpus);
     in.used_gpus = plan.used;
@@ -851,48 +872,49 @@ int cloud_train(const Settings& s) {
       if (key.empty()) key = ensure_default_key();
       c.own_instance = true;
       if (given_instance) {
-        const Instance& inst = *given_instance;
-        c.job.instance = InstanceRecord{inst.id, inst.name, inst.region.name, inst.type.name,
-                                        inst.type.price_cents_per_hour, 0, 0, inst.status};
-        c.ledger.set_instance(inst.id, inst.type.name, inst.region.name, inst.type.price_cents_per_hour);
+        const Machine& inst = *given_instance;
+        c.job.instance = InstanceRecord{inst.id, inst.name, inst.region, inst.type, inst.price_cents_per_hour, 0, 0,
+                                        inst.status};
+        c.ledger.set_instance(inst.id, inst.type, inst.region, inst.price_cents_per_hour);
         c.ledger.mark_launch_requested();
       } else {
         Ledger::Span span(c.ledger, "launch");
-        JobLaunch how;
-        how.gpu = s.str("gpu");
+        LaunchSpec how;
+        how.type = type.type;
+        how.gpu_count = gpu_count;
         how.region = s.str("region");
         if (fsys) {
           how.region = fsys->region;
           how.file_system_names = {fsys->name};
         }
-        how.ssh_key_name = c.api->ensure_ssh_key(public_key_of(key));
+        how.public_key = public_key_of(key);
         c.ledger.mark_launch_requested();
         if (c.conn.autodown_minutes > 0) {
           AutodownPlan p = autodown_plan(c, type, Registry::instance_name(c.job.id));
-          how.user_data = autodown_user_data(p);
+          // Lambda: armed at first boot by cloud-init; RunPod (a container): over SSH, first thing.
+          if (c.api->runs_user_data()) how.user_data = autodown_user_data(p);
           c.autodown = p;
         }
-        auto lr = launch_for_job(*c.api, c.reg, c.job, how);
-        c.ledger.set_instance(lr.instance_id, how.gpu, lr.region,
-                              c.job.instance ? c.job.instance->price_cents_per_hour : 0);
-        log::info("launched instance {} ({}, {})", lr.instance_id, how.gpu, lr.region);
+        auto lr = launch_for_job(*c.api, c.reg, c.job, how, type.price_cents_per_hour);
+        c.ledger.set_instance(lr.id, how.type, lr.region, c.job.instance ? c.job.instance->price_cents_per_hour : 0);
+        log::info("launched instance {} ({}, {})", lr.id, how.type, lr.region);
       }
       c.save();
       {
         Ledger::Span span(c.ledger, "boot");
         auto t0 = std::chrono::steady_clock::now();
         auto last = std::make_shared<double>(0);
-        Instance inst = c.api->wait_active(c.job.instance->id, 1800, 2, [&, last, t0](const Instance& i) {
+        Machine inst = c.api->wait_ready(c.job.instance->id, 1800, 2, [&, last, t0](const Machine& i) {
           throw_if_stopped("waiting for the instance");
           double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           if (el - *last >= 15) {
             *last = el;
-            log::info("instance {} is {} ({} so far; Lambda takes ~3-5 min)", i.id, i.status.empty() ? "booting" : i.status,
-                      format_duration(el));
+            log::info("instance {} is {} ({} so far; {})", i.id, i.status.empty() ? "booting" : i.status,
+                      format_duration(el), c.api->boot_hint());
           }
         });
         c.ledger.mark_first_active();
-        c.conn.target = target_for_instance(inst, s, key);
+        c.conn.target = c.api->ssh_target(inst, static_cast<int>(s.integer("ssh_port")), key);
       }
     }
     c.job.state = "starting";
@@ -988,11 +1010,12 @@ Ctx load_ctx(const Settings& s) {
   if (c.job.extra.contains("ledger")) c.ledger = Ledger::from_json(c.job.extra["ledger"]);
   c.keep = c.job.keep;
   if (c.job.instance) {
-    c.api = std::make_unique<LambdaApi>(LambdaApi::from_settings(s));
+    c.api = make_provider(c.job.provider.empty() ? "lambda" : c.job.provider, s);
     c.own_instance = true;
     if (c.conn.autodown_minutes > 0) {
       AutodownPlan p;  // only what teardown needs (disarm): the watchdog itself runs on the instance
       p.instance_name = c.job.instance->name;
+      p.key_file_name = c.api->watchdog_api().key_file_name;
       c.autodown = p;
     }
   }

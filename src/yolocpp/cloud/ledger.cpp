@@ -31,8 +31,15 @@ int64_t minutes_up(double seconds) { return seconds <= 0 ? 0 : (int64_t)std::cei
 
 }  // namespace
 
-double billed_cost_usd(int64_t cents_per_hour, double seconds) {
-  return cents_per_hour / 100.0 * minutes_up(seconds) / 60.0;
+// Whole billing units of `granularity_s`, rounded up (the same noise guard).
+static int64_t units_up(double seconds, int granularity_s) {
+  const double g = std::max(1, granularity_s);
+  return seconds <= 0 ? 0 : (int64_t)std::ceil(seconds / g - 1e-9);
+}
+
+double billed_cost_usd(int64_t cents_per_hour, double seconds, int granularity_s) {
+  if (granularity_s == 60) return cents_per_hour / 100.0 * minutes_up(seconds) / 60.0;
+  return cents_per_hour / 100.0 * units_up(seconds, granularity_s) * std::max(1, granularity_s) / 3600.0;
 }
 
 std::string format_duration(double seconds) {
@@ -43,6 +50,11 @@ std::string format_duration(double seconds) {
 }
 
 Ledger::Ledger(std::string job_id) : job_id_(std::move(job_id)) {}
+
+void Ledger::set_billing(int granularity_s, std::string text) {
+  granularity_s_ = std::max(1, granularity_s);
+  billing_text_ = std::move(text);
+}
 
 void Ledger::set_instance(const std::string& id, const std::string& type, const std::string& region,
                           int64_t price_cents_per_hour) {
@@ -124,20 +136,20 @@ double Ledger::phases_cost_usd() const {
   for (const auto& p : phases()) c += p.cost_usd;
   return c;
 }
-double Ledger::total_cost_usd() const { return billed_cost_usd(cents_per_hour_, billed_seconds()); }
+double Ledger::total_cost_usd() const { return billed_cost_usd(cents_per_hour_, billed_seconds(), granularity_s_); }
 
 double Ledger::upper_bound_cost_usd() const {
   if (launch_requested_ < 0 || terminated_ < 0) return -1;
-  return billed_cost_usd(cents_per_hour_, terminated_ - launch_requested_);
+  return billed_cost_usd(cents_per_hour_, terminated_ - launch_requested_, granularity_s_);
 }
 double Ledger::lower_bound_cost_usd() const {
   if (first_active_ < 0 || terminated_ < 0) return -1;
-  return billed_cost_usd(cents_per_hour_, terminated_ - first_active_);
+  return billed_cost_usd(cents_per_hour_, terminated_ - first_active_, granularity_s_);
 }
 double Ledger::running_cost_usd(Clock::time_point now) const {
   if (launch_requested_ < 0) return 0;
   double end = terminated_ >= 0 ? terminated_ : unix_s(now);
-  return billed_cost_usd(cents_per_hour_, end - launch_requested_);
+  return billed_cost_usd(cents_per_hour_, end - launch_requested_, granularity_s_);
 }
 
 nlohmann::json Ledger::to_json() const {
@@ -148,7 +160,8 @@ nlohmann::json Ledger::to_json() const {
   return {{"job_id", job_id_},
           {"instance", {{"id", instance_id_}, {"type", instance_type_}, {"region", region_},
                         {"price_cents_per_hour", cents_per_hour_}}},
-          {"billing", "per-minute increments (Lambda on-demand); meter from the launch request (upper bound)"},
+          {"billing", billing_text_},
+          {"billing_granularity_s", granularity_s_},
           {"phases", ph},
           {"billed_seconds", billed_seconds()},
           {"billed_minutes", billed_minutes()},
@@ -164,6 +177,8 @@ nlohmann::json Ledger::to_json() const {
 
 Ledger Ledger::from_json(const nlohmann::json& j) {
   Ledger l(j.value("job_id", ""));
+  if (j.contains("billing_granularity_s") && j["billing_granularity_s"].is_number_integer())
+    l.set_billing(j["billing_granularity_s"].get<int>(), j.value("billing", std::string()));
   if (auto it = j.find("instance"); it != j.end() && it->is_object())
     l.set_instance(it->value("id", ""), it->value("type", ""), it->value("region", ""),
                    it->value("price_cents_per_hour", (int64_t)0));
@@ -195,14 +210,18 @@ std::string Ledger::table() const {
     out += fmt::format("{:<12} | {:>12} | {:>9}\n", p.name, format_duration(p.seconds),
                        p.billed ? fmt::format("${:.2f}", p.cost_usd) : "-");
   double rounding = total_cost_usd() - phases_cost_usd();
-  out += fmt::format("{:<12} | {:>12} | {:>9}\n", "rounding", fmt::format("{} min billed", billed_minutes()),
+  const std::string billed = granularity_s_ == 60 ? fmt::format("{} min billed", billed_minutes())
+                             : granularity_s_ == 1 ? fmt::format("{} s billed", units_up(billed_seconds(), 1))
+                                                   : fmt::format("{} x {} s billed", units_up(billed_seconds(), granularity_s_), granularity_s_);
+  out += fmt::format("{:<12} | {:>12} | {:>9}\n", "rounding", billed,
                      fmt::format("${:.2f}", rounding));
   double all_s = 0;
   for (const auto& p : phases()) all_s += p.seconds;
   out += fmt::format("{:<12} | {:>12} | {:>9}\n", "total", format_duration(all_s), fmt::format("${:.2f}", total_cost_usd()));
   if (cents_per_hour_ > 0)
-    out += fmt::format("({} at ${:.2f}/h, billed per minute)\n", instance_type_.empty() ? "instance" : instance_type_,
-                       cents_per_hour_ / 100.0);
+    out += fmt::format("({} at ${:.2f}/h, billed per {})\n", instance_type_.empty() ? "instance" : instance_type_,
+                       cents_per_hour_ / 100.0, granularity_s_ == 60 ? "minute" : granularity_s_ == 1 ? "second"
+                                                : std::to_string(granularity_s_) + " s");
   return out;
 }
 

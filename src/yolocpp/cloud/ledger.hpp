@@ -3,7 +3,8 @@
 // terminate (spec §2.4, §4.5). The API does not expose the billing start, so the meter here runs from the
 // launch request (an upper bound, the safe side for a budget); first-active is recorded as the lower bound.
 // Per-phase costs are pro rata per second; the total rounds the billed time up to whole minutes, and the
-// table shows that rounding as its own line so the column adds up.
+// table shows that rounding as its own line so the column adds up. The unit is the provider's
+// (CloudProvider::billing): RunPod bills pods per second (docs.runpod.io/pods/pricing), so there it is 1 s.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -43,6 +44,9 @@ class Ledger {
   void set_instance(const std::string& id, const std::string& type, const std::string& region,
                     int64_t price_cents_per_hour);
   int64_t price_cents_per_hour() const { return cents_per_hour_; }
+  // The provider's billing unit (CloudProvider::billing): totals round up to it. Default: Lambda's minute.
+  void set_billing(int granularity_s, std::string text);
+  int billing_granularity_s() const { return granularity_s_; }
 
   // Phases: begin/end pairs (nested or unknown names throw CloudError), or add() a measured duration.
   void begin(const std::string& phase, Clock::time_point at = Clock::now());
@@ -104,12 +108,14 @@ class Ledger {
 
   std::string job_id_, instance_id_, instance_type_, region_, final_status_;
   int64_t cents_per_hour_ = 0;
+  int granularity_s_ = 60;
+  std::string billing_text_ = "per-minute increments (Lambda on-demand); meter from the launch request (upper bound)";
   std::vector<Phase> phases_ = std::vector<Phase>(ledger_phases().size());
   double launch_requested_ = -1, first_active_ = -1, terminated_ = -1;  // unix seconds
 };
 
-// Money for `seconds` at `cents_per_hour`, rounded up to whole billed minutes.
-double billed_cost_usd(int64_t cents_per_hour, double seconds);
+// Money for `seconds` at `cents_per_hour`, rounded up to whole billing units (default: Lambda's minute).
+double billed_cost_usd(int64_t cents_per_hour, double seconds, int granularity_s = 60);
 // "1h 02m 03s" / "2m 05s" / "7s".
 std::string format_duration(double seconds);
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 
+#include "yolocpp/cloud/lambda_provider.hpp"
 #include "yolocpp/cloud/ledger.hpp"
 #include "yolocpp/util/log.hpp"
 
@@ -76,11 +77,61 @@ LaunchResult launch_for_job(LambdaApi& api, Registry& reg, JobRecord& job, const
   }
 }
 
+LaunchOutcome launch_for_job(CloudProvider& p, Registry& reg, JobRecord& job, const LaunchSpec& spec,
+                             int64_t price_cents_per_hour) {
+  // The same claim-before-request discipline as the Lambda launch above, for any provider.
+  if (job.id.empty()) job.id = Registry::new_job_id();
+  InstanceRecord rec;
+  rec.name = spec.name.empty() ? Registry::instance_name(job.id) : spec.name;
+  rec.type = spec.type;
+  rec.region = spec.region;
+  rec.price_cents_per_hour = price_cents_per_hour;
+  rec.launched_at = unix_now();
+  rec.status = "launching";
+  job.provider = p.name();
+  job.instance = rec;
+  job.state = "launching";
+  job.pid = (int)::getpid();
+  job.pid_start = process_start_token(job.pid);
+  reg.save(job);
+  LaunchSpec s = spec;
+  s.name = rec.name;
+  try {
+    LaunchOutcome r = p.launch(s);
+    job.instance->id = r.id;
+    job.instance->region = r.region;
+    job.instance->status = "booting";
+    job.state = "starting";
+    reg.save(job);
+    return r;
+  } catch (...) {
+    job.state = "failed";
+    job.instance->status = "not launched";
+    job.extra["error"] = "launch failed";
+    reg.save(job);
+    throw;
+  }
+}
+
 std::vector<FleetRow> fleet(LambdaApi* api, const Registry& reg) {
+  if (!api) return fleet(std::vector<CloudProvider*>{}, reg);
+  LambdaProvider p(*api);
+  return fleet(std::vector<CloudProvider*>{&p}, reg);
+}
+
+std::vector<FleetRow> fleet(const std::vector<CloudProvider*>& providers, const Registry& reg) {
   std::vector<FleetRow> rows;
-  std::vector<Instance> live;
-  if (api) live = api->list_instances();
-  std::map<std::string, const Instance*> by_id, by_name;
+  std::vector<Machine> live;
+  std::vector<std::string> live_provider;  // parallel to live
+  std::map<std::string, bool> listed;      // providers whose machines were listed
+  for (CloudProvider* p : providers) {
+    for (auto& m : p->list()) {
+      live.push_back(std::move(m));
+      live_provider.push_back(p->name());
+    }
+    listed[p->name()] = true;
+  }
+  std::map<std::string, const Machine*> by_id, by_name;
   for (const auto& i : live) {
     by_id[i.id] = &i;
     if (!i.name.empty()) by_name[i.name] = &i;
@@ -94,9 +145,11 @@ std::vector<FleetRow> fleet(LambdaApi* api, const Registry& reg) {
     r.job_id = j.id;
     r.job_name = j.name;
     r.job_state = j.state;
+    r.provider = j.instance ? j.provider : "host";
     r.ours = true;
     if (j.instance) {
       const auto& i = *j.instance;
+      const bool api = listed.count(j.provider) > 0;
       r.instance_id = i.id;
       r.instance_name = i.name;
       r.region = i.region;
@@ -104,7 +157,7 @@ std::vector<FleetRow> fleet(LambdaApi* api, const Registry& reg) {
       r.status = i.status;
       r.price_cents_per_hour = i.price_cents_per_hour;
       // No id: the launch never answered (crash, ambiguous failure); the unique name still finds it.
-      const Instance* match = nullptr;
+      const Machine* match = nullptr;
       if (i.id.empty()) {
         if (auto f = by_name.find(i.name); f != by_name.end()) match = f->second;
       } else if (auto f = by_id.find(i.id); f != by_id.end()) {
@@ -120,24 +173,27 @@ std::vector<FleetRow> fleet(LambdaApi* api, const Registry& reg) {
       double end = i.terminated_at > 0 ? i.terminated_at : (r.status == "gone" ? j.updated_at : now);
       if (i.launched_at > 0 && !r.instance_id.empty()) {
         r.running_s = std::max(0.0, end - i.launched_at);
-        r.running_cost_usd = billed_cost_usd(i.price_cents_per_hour, r.running_s);
+        const int gran = j.extra.contains("ledger") ? j.extra["ledger"].value("billing_granularity_s", 60) : 60;
+        r.running_cost_usd = billed_cost_usd(i.price_cents_per_hour, r.running_s, gran);
       }
-      r.orphan = !owns_instance(j) && match && !match->gone();
+      r.orphan = !owns_instance(j) && match && !match->gone;
       if (r.orphan) r.why = orphan_reason(j);
     }
     rows.push_back(r);
   }
-  for (const auto& i : live) {
+  for (size_t k = 0; k < live.size(); ++k) {
+    const Machine& i = live[k];
     if (shown.count(i.id)) continue;
     FleetRow r;
+    r.provider = live_provider[k];
     r.instance_id = i.id;
     r.instance_name = i.name;
-    r.region = i.region.name;
-    r.type = i.type.name;
+    r.region = i.region;
+    r.type = i.type;
     r.status = i.status;
-    r.price_cents_per_hour = i.type.price_cents_per_hour;
+    r.price_cents_per_hour = i.price_cents_per_hour;
     r.ours = Registry::job_id_from_instance_name(i.name).has_value();
-    r.orphan = r.ours && !i.gone();
+    r.orphan = r.ours && !i.gone;
     if (r.orphan) r.why = "no job record";
     if (r.ours) r.job_id = *Registry::job_id_from_instance_name(i.name);
     r.job_state = r.ours ? "unknown (not in this registry)" : "not yolocpp's";
@@ -148,13 +204,14 @@ std::vector<FleetRow> fleet(LambdaApi* api, const Registry& reg) {
 
 std::string format_fleet(const std::vector<FleetRow>& rows) {
   if (rows.empty()) return "no cloud jobs or instances\n";
-  std::string out = fmt::format("{:<24} {:<14} {:<12} {:<18} {:<12} {:<12} {:>10} {:>9}\n", "job", "name", "state",
-                                "instance", "region", "status", "running", "cost");
+  std::string out = fmt::format("{:<24} {:<14} {:<12} {:<8} {:<18} {:<12} {:<12} {:>10} {:>9}\n", "job", "name",
+                                "state", "provider", "instance", "region", "status", "running", "cost");
   double total = 0;
   for (const auto& r : rows) {
     std::string inst = r.instance_id.empty() ? "-" : r.instance_id.substr(0, 12) + "..";
-    out += fmt::format("{:<24} {:<14} {:<12} {:<18} {:<12} {:<12} {:>10} {:>9}{}\n", r.job_id.empty() ? "-" : r.job_id,
-                       r.job_name.empty() ? "-" : r.job_name, r.job_state, inst, r.region.empty() ? "-" : r.region,
+    out += fmt::format("{:<24} {:<14} {:<12} {:<8} {:<18} {:<12} {:<12} {:>10} {:>9}{}\n",
+                       r.job_id.empty() ? "-" : r.job_id, r.job_name.empty() ? "-" : r.job_name, r.job_state,
+                       r.provider.empty() ? "-" : r.provider, inst, r.region.empty() ? "-" : r.region,
                        r.status.empty() ? "-" : r.status, r.running_s > 0 ? format_duration(r.running_s) : "-",
                        r.running_s > 0 ? fmt::format("${:.2f}", r.running_cost_usd) : "-",
                        r.orphan ? "  <- orphan (" + r.why + "): `yolocpp cloud gc` terminates it" : "");
@@ -183,6 +240,11 @@ void finish_cost_file(JobRecord& job) {
 }
 
 std::string down(LambdaApi& api, Registry& reg, const std::string& key, double timeout_s, double poll_s) {
+  LambdaProvider p(api);
+  return down(p, reg, key, timeout_s, poll_s);
+}
+
+std::string down(CloudProvider& api, Registry& reg, const std::string& key, double timeout_s, double poll_s) {
   std::optional<JobRecord> job = reg.find(key);
   std::string id;
   if (job && job->instance && !job->instance->id.empty()) {
@@ -193,7 +255,10 @@ std::string down(LambdaApi& api, Registry& reg, const std::string& key, double t
     if (!found.empty()) id = found[0].id;
   }
   if (id.empty()) {
-    if (auto i = api.find_instance(key); i && key.size() == 32) id = i->id;
+    // A bare id (Lambda: 32 hex; RunPod: short alphanumerics) that the provider knows.
+    bool id_like = !key.empty() && key.size() <= 64 && key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") == std::string::npos;
+    if (id_like)
+      if (auto i = api.find(key); i && !i->gone) id = i->id;
   }
   if (id.empty()) {
     auto found = api.find_by_name(key);
@@ -219,16 +284,21 @@ std::string down(LambdaApi& api, Registry& reg, const std::string& key, double t
 }
 
 std::vector<std::string> gc(LambdaApi& api, Registry& reg, bool dry_run, double poll_s) {
+  LambdaProvider p(api);
+  return gc(p, reg, dry_run, poll_s);
+}
+
+std::vector<std::string> gc(CloudProvider& api, Registry& reg, bool dry_run, double poll_s) {
   std::vector<std::string> done;
-  for (const auto& i : api.list_instances()) {
+  for (const auto& i : api.list()) {
     auto job_id = Registry::job_id_from_instance_name(i.name);
-    if (!job_id || i.gone()) continue;  // not ours, or already going
+    if (!job_id || i.gone) continue;  // not ours, or already going
     std::optional<JobRecord> owner = reg.owner_of(i.id);
     if (!owner) owner = reg.owner_of(i.name);
     if (!owner) owner = reg.load(*job_id);
     if (owner && owns_instance(*owner)) continue;
-    log::warn("{} instance {} ({}, {}){}", dry_run ? "would terminate orphaned" : "terminating orphaned", i.id,
-              i.name, i.type.name,
+    log::warn("{} {} instance {} ({}, {}){}", dry_run ? "would terminate orphaned" : "terminating orphaned",
+              api.display(), i.id, i.name, i.type,
               owner ? " of job " + owner->name + " [" + owner->id + "]: " + orphan_reason(*owner) : " (no job record)");
     done.push_back(i.id);
     if (dry_run) continue;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "yolocpp/cloud/cloud_provider.hpp"
 #include "yolocpp/cloud/lambda_api.hpp"
 #include "yolocpp/cloud/registry.hpp"
 
@@ -24,10 +25,15 @@ struct JobLaunch {
 // "starting"). On a launch error the job is saved as "failed" with no instance id (nothing was created:
 // LambdaApi::launch resolves ambiguous answers by name). Returns the launch result.
 LaunchResult launch_for_job(LambdaApi& api, Registry& reg, JobRecord& job, const JobLaunch& how);
+// The same for any provider (what cloud train uses): claim, launch (spec.name is set to yolocpp-<job id>),
+// record. `price_cents_per_hour` from CloudProvider::offer.
+LaunchOutcome launch_for_job(CloudProvider& p, Registry& reg, JobRecord& job, const LaunchSpec& spec,
+                             int64_t price_cents_per_hour);
 
 // One line of `cloud ls`: a registry job (with or without instance) or an instance seen through the API.
 struct FleetRow {
   std::string job_id, job_name, job_state;
+  std::string provider;          // lambda, runpod, host
   std::string instance_id, instance_name, region, type, status;  // status: API's, else last recorded
   int64_t price_cents_per_hour = 0;
   double running_s = 0;        // launch request -> terminated or now
@@ -39,6 +45,8 @@ struct FleetRow {
 
 // Jobs from the registry joined with the API's instance list (api may be null: registry only).
 std::vector<FleetRow> fleet(LambdaApi* api, const Registry& reg);
+// Across providers: each job is matched against its own provider's machines (JobRecord::provider).
+std::vector<FleetRow> fleet(const std::vector<CloudProvider*>& providers, const Registry& reg);
 std::string format_fleet(const std::vector<FleetRow>& rows);
 
 // `cloud down NAME|ID`: the job (by id / run name / instance id / instance name) or a bare instance id or
@@ -46,12 +54,15 @@ std::string format_fleet(const std::vector<FleetRow>& rows);
 // Returns the instance id. CloudError when nothing matches.
 std::string down(LambdaApi& api, Registry& reg, const std::string& name_or_id, double timeout_s = 600,
                  double poll_s = 5);
+std::string down(CloudProvider& api, Registry& reg, const std::string& name_or_id, double timeout_s = 600,
+                 double poll_s = 5);
 
 // `cloud gc`: terminates (and confirms) every running instance whose name carries the yolocpp- prefix and
 // that no live job owns — jobs that finished, failed, are unknown to this registry, or whose launching process
 // died before the launch completed. keep=True jobs ("kept") are left alone. Returns the instance ids it
 // terminated (dry_run: would terminate).
 std::vector<std::string> gc(LambdaApi& api, Registry& reg, bool dry_run = false, double poll_s = 5);
+std::vector<std::string> gc(CloudProvider& api, Registry& reg, bool dry_run = false, double poll_s = 5);
 
 // Closes the ledger stored in a job record at "now" and writes cost.json into the job's local run folder
 // (down and gc end jobs whose client could not).

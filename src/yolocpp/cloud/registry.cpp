@@ -64,7 +64,7 @@ bool driver_alive(const JobRecord& j) {
 }
 
 json to_json(const JobRecord& j) {
-  json o = {{"id", j.id},           {"name", j.name},       {"state", j.state}, {"created_at", j.created_at},
+  json o = {{"id", j.id},           {"provider", j.provider}, {"name", j.name},       {"state", j.state}, {"created_at", j.created_at},
             {"updated_at", j.updated_at}, {"host", j.host}, {"remote_dir", j.remote_dir}, {"pid", j.pid}, {"pid_start", j.pid_start},
             {"keep", j.keep},       {"extra", j.extra}};
   if (j.instance) {
@@ -86,6 +86,7 @@ json to_json(const JobRecord& j) {
 JobRecord job_from_json(const json& o) {
   JobRecord j;
   j.id = o.value("id", "");
+  j.provider = o.value("provider", "lambda");  // records written before RunPod existed are Lambda's
   j.name = o.value("name", "");
   j.state = o.value("state", "");
   j.created_at = o.value("created_at", 0.0);

@@ -26,6 +26,7 @@ struct InstanceRecord {
 
 struct JobRecord {
   std::string id;             // job id (see new_job_id)
+  std::string provider = "lambda";  // whose API the instance belongs to (CloudProvider::name); "" for host= jobs
   std::string name;           // run name (runs/detect/NAME)
   std::string state;          // see is_live_state
   double created_at = 0, updated_at = 0;

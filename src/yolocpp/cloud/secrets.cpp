@@ -69,26 +69,38 @@ fs::path config_dir() {
 fs::path default_key_file() { return config_dir() / "lambda_api_key"; }
 
 std::string load_api_key(const fs::path& key_file) {
-  if (const char* e = std::getenv("LAMBDA_API_KEY"); e && *e) {
+  return load_provider_key("LAMBDA_API_KEY", key_file.empty() ? default_key_file() : key_file, "Lambda",
+                           "create one on the Lambda Cloud console's API keys page");
+}
+
+fs::path runpod_key_file() { return config_dir() / "runpod_api_key"; }
+
+std::string load_runpod_key(const fs::path& key_file) {
+  return load_provider_key("RUNPOD_API_KEY", key_file.empty() ? runpod_key_file() : key_file, "RunPod",
+                           "create one on the RunPod console under Settings > API Keys");
+}
+
+std::string load_provider_key(const char* env, const fs::path& path, const std::string& who,
+                              const std::string& where_to_get) {
+  if (const char* e = std::getenv(env); e && *e) {
     std::string key = trim(e);
     register_secret(key);
     return key;
   }
-  fs::path path = key_file.empty() ? default_key_file() : key_file;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    throw CloudError("no Lambda API key: set LAMBDA_API_KEY or put the key in " + path.string() +
-                     " (mode 0600); create one on the Lambda Cloud console's API keys page");
-  if (!S_ISREG(st.st_mode)) throw CloudError("Lambda API key file " + path.string() + " is not a regular file");
+    throw CloudError("no " + who + " API key: set " + env + " or put the key in " + path.string() +
+                     " (mode 0600); " + where_to_get);
+  if (!S_ISREG(st.st_mode)) throw CloudError(who + " API key file " + path.string() + " is not a regular file");
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", (unsigned)(st.st_mode & 07777));
-    throw CloudError("Lambda API key file " + path.string() + " has mode " + mode +
+    throw CloudError(who + " API key file " + path.string() + " has mode " + mode +
                      " and is readable by other users; the key controls billing on your whole account. "
                      "Fix: chmod 600 " + path.string());
   }
   std::string key = trim(util::read_file(path));
-  if (key.empty()) throw CloudError("Lambda API key file " + path.string() + " is empty");
+  if (key.empty()) throw CloudError(who + " API key file " + path.string() + " is empty");
   register_secret(key);
   return key;
 }

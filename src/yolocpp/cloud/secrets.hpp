@@ -1,4 +1,5 @@
-// The Lambda API key: where it comes from, how it is stored, and how it is kept out of every message.
+// The provider API keys (Lambda, RunPod): where they come from, how they are stored, and how they are kept out of
+// every message.
 // The key can launch and terminate billable machines on the whole account (spec §1.2, §4.4: no scoped keys),
 // so it is never printed, logged, put in argv or written anywhere but the user's own 0600 key file.
 #pragma once
@@ -19,6 +20,14 @@ fs::path default_key_file();
 // message naming the file and the `chmod 600` fix (the key must not leak to other local users). Throws
 // CloudError when there is no key at all, naming both places. Registers the key with register_secret().
 std::string load_api_key(const fs::path& key_file = {});
+
+// The same rules for any provider: `env` when set and non-empty, else `path` (0600, owner-only). `who` names the
+// provider in messages, `where_to_get` says where a key is created.
+std::string load_provider_key(const char* env, const fs::path& path, const std::string& who,
+                              const std::string& where_to_get);
+// config_dir()/runpod_api_key; RUNPOD_API_KEY, else that file.
+fs::path runpod_key_file();
+std::string load_runpod_key(const fs::path& key_file = {});
 
 // Writes the key file atomically, created with mode 0600 from the start (never briefly world-readable).
 void save_api_key(const std::string& key, const fs::path& key_file = {});

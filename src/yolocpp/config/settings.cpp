@@ -221,6 +221,10 @@ std::map<std::string, Spec> spec_overrides() {
   m["max_hours"] = num(Kind::Float, 0, kInf, true);
   // autodown: minutes (a number), or True/False; read by the cloud job (cloud/job.cpp parse_autodown).
   m["autodown"] = str(true);
+  // cloud provider=runpod (cloud/runpod_api.cpp): which API, GPUs per pod (RunPod's maxCount is 8), container disk.
+  m["provider"] = str(false, {"lambda", "runpod"});
+  m["gpu_count"] = num(Kind::Int, 1, 64);
+  m["pod_disk"] = num(Kind::Int, 1, 4096);
   m["freeze"] = list(0, 1000, true, 0);
   m["classes"] = list(0, util::kMaxClasses - 1, true, 0);
   m["embed"] = list(0, 1000, true, 0);
