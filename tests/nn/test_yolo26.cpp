@@ -20,14 +20,17 @@ using namespace yolocpp::test;
 
 namespace {
 
+// The small JSON cases live in the repository; the two weight/tensor files (~12 MB) are read from
+// ../shared/fixtures/ultralytics26, so the tests that need them start with YOLOCPP_REQUIRE_SHARED().
 fs::path dir26() { return repo_fixtures_dir().parent_path() / "ultralytics26"; }
+fs::path shared26() { return shared_dir() / "fixtures" / "ultralytics26"; }
 
 std::map<std::string, torch::Tensor>& state26() {
-  static auto s = load_safetensors((dir26() / "yolo26n_state.safetensors").string());
+  static auto s = load_safetensors((shared26() / "yolo26n_state.safetensors").string());
   return s;
 }
 std::map<std::string, torch::Tensor>& forward26() {
-  static auto s = load_safetensors((dir26() / "yolo26n_forward.safetensors").string());
+  static auto s = load_safetensors((shared26() / "yolo26n_forward.safetensors").string());
   return s;
 }
 const nlohmann::json& arch() {
@@ -217,16 +220,19 @@ TEST(Yolo26, InitialisationCopiesTheHeadAndSetsBiases) {
 }
 
 TEST(Yolo26, Eval320BothHeadsMatchUltralytics) {
+  YOLOCPP_REQUIRE_SHARED();
   auto m = model26();
   check_eval(*m, "320", 1e-3, 1e-2, 1e-4);
 }
 
 TEST(Yolo26, Eval256x2BothHeadsMatchUltralytics) {
+  YOLOCPP_REQUIRE_SHARED();
   auto m = model26();
   check_eval(*m, "256x2", 1e-3, 1e-2, 1e-4);
 }
 
 TEST(Yolo26, TrainModeBothHeadsMatchUltralytics) {
+  YOLOCPP_REQUIRE_SHARED();
   auto m = model26();
   m->train();
   ThreadsLikeFixtures threads;
@@ -240,6 +246,7 @@ TEST(Yolo26, TrainModeBothHeadsMatchUltralytics) {
 }
 
 TEST(Yolo26, OneToOneHeadSeesDetachedFeatures) {
+  YOLOCPP_REQUIRE_SHARED();
   auto m = nn::build_model("yolo26n.yaml");
   m->train();
   auto heads = m->forward_heads(torch::rand({1, 3, 64, 64}));
@@ -253,6 +260,7 @@ TEST(Yolo26, OneToOneHeadSeesDetachedFeatures) {
 }
 
 TEST(Yolo26, FusedDropsTheOneToManyHeadAndStillMatches) {
+  YOLOCPP_REQUIRE_SHARED();
   auto m = model26();
   m->fuse();
   const auto& ref = arch().at("scales").at("yolo26n");
@@ -267,6 +275,7 @@ TEST(Yolo26, FusedDropsTheOneToManyHeadAndStillMatches) {
 }
 
 TEST(Yolo26, FuseWithEnd2EndOffKeepsBothHeads) {
+  YOLOCPP_REQUIRE_SHARED();
   auto m = model26();
   m->set_end2end(false);
   m->fuse();
@@ -283,6 +292,7 @@ TEST(Yolo26, FuseWithEnd2EndOffKeepsBothHeads) {
 }
 
 TEST(Yolo26, PerLayerStatsMatchUltralytics) {
+  YOLOCPP_REQUIRE_SHARED();
   std::ifstream in(dir26() / "yolo26n_forward.json");
   auto j = nlohmann::json::parse(in);
   auto m = model26();
